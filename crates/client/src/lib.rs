@@ -1,0 +1,1 @@
+//! plugctl-client (in progress)

@@ -1,0 +1,1 @@
+//! plugctl-emulator (in progress)
