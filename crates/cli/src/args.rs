@@ -1,0 +1,187 @@
+//! Command-line grammar. Names and flags here are a public interface: scripts rely on them.
+
+use std::{net::Ipv4Addr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Control Wi-Fi smart plugs on the local network: no vendor app, no cloud.
+#[derive(Debug, Parser)]
+#[command(name = "plugctl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More logging (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find plugs on the network by broadcast (or probe explicit hosts).
+    Discover(DiscoverArgs),
+    /// Show whether a plug (or strip outlet) is on.
+    State(DeviceArgs),
+    /// Switch on.
+    On(DeviceArgs),
+    /// Switch off.
+    Off(DeviceArgs),
+    /// Switch to the opposite state.
+    Toggle(DeviceArgs),
+    /// Show everything the plug reports about itself.
+    Info(DeviceArgs),
+    /// Show the energy meter's realtime reading.
+    Energy(DeviceArgs),
+    /// Show or set the plug's name.
+    Alias(AliasArgs),
+    /// Show or set the status LED.
+    Led(LedArgs),
+    /// Reboot the plug.
+    Reboot(RebootArgs),
+    /// Send a raw JSON command and print the plug's reply.
+    Raw(RawArgs),
+    /// Run emulated plugs in the foreground until interrupted.
+    #[command(subcommand)]
+    Emulate(EmulateCommand),
+    /// Start an emulated fleet in-process, discover it, switch a plug and read its energy.
+    Demo(DemoArgs),
+}
+
+/// Options shared by every command that talks to one device.
+#[derive(Debug, Args, Clone)]
+pub struct DeviceArgs {
+    /// The plug: HOST or HOST:PORT (default port 9999).
+    pub host: String,
+    /// Strip outlet: full child id, its 2-digit suffix, or 0-based index.
+    #[arg(long, value_name = "ID|INDEX")]
+    pub child: Option<String>,
+    /// Seconds to wait for connect and for each reply.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
+    pub timeout: f64,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `plugctl discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Broadcast (or unicast) address to send the discovery query to.
+    #[arg(long, value_name = "ADDR", default_value = "255.255.255.255")]
+    pub target: String,
+    /// Discovery port.
+    #[arg(long, value_name = "P", default_value_t = 9999)]
+    pub port: u16,
+    /// How long to listen for replies.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = parse_secs)]
+    pub timeout: f64,
+    /// Probe these hosts directly (HOST or HOST:PORT) instead of broadcasting.
+    #[arg(long = "host", value_name = "HOST[:PORT]")]
+    pub hosts: Vec<String>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `plugctl alias`.
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// New name; omit to show the current one.
+    pub new: Option<String>,
+}
+
+/// On/off argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// `plugctl led`.
+#[derive(Debug, Args)]
+pub struct LedArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// New LED state; omit to show the current one.
+    pub state: Option<OnOff>,
+}
+
+/// `plugctl reboot`.
+#[derive(Debug, Args)]
+pub struct RebootArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Seconds before the plug reboots (0 reboots at once, without a reply).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub delay: u32,
+}
+
+/// `plugctl raw`.
+#[derive(Debug, Args)]
+pub struct RawArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// The command, e.g. '{"system":{"get_sysinfo":{}}}'.
+    pub command: String,
+}
+
+/// `plugctl emulate`.
+#[derive(Debug, Subcommand)]
+pub enum EmulateCommand {
+    /// Emulate TP-Link Kasa plugs (TCP and UDP on one port).
+    Kasa(EmulateKasaArgs),
+}
+
+/// `plugctl emulate kasa`.
+#[derive(Debug, Args)]
+pub struct EmulateKasaArgs {
+    /// Built-in model profile (see --list-models).
+    #[arg(long, short, value_name = "M", conflicts_with = "profile")]
+    pub model: Option<String>,
+    /// Serve a device dump (python-kasa fixture format) instead of a built-in model.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Number of devices, each on its own address from --base on.
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 1)]
+    pub count: usize,
+    /// Address of the first device.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.2")]
+    pub base: Ipv4Addr,
+    /// TCP and UDP port of every device (0 picks a free one).
+    #[arg(long, short, value_name = "P", default_value_t = 9999)]
+    pub port: u16,
+    /// Also answer discovery broadcasts sent to this address (default: 127.255.255.255 for a
+    /// loopback base, none otherwise).
+    #[arg(long, value_name = "ADDR")]
+    pub broadcast: Option<Ipv4Addr>,
+    /// Close the connection after every reply, like old firmware.
+    #[arg(long)]
+    pub close_after_reply: bool,
+    /// List the built-in models and exit.
+    #[arg(long)]
+    pub list_models: bool,
+    /// Print one JSON object per device instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `plugctl demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of emulated devices.
+    #[arg(long, short = 'n', default_value_t = 6)]
+    pub count: usize,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 3600.0) {
+        return Err(format!("{s} s is out of range (0 < SECS <= 3600)"));
+    }
+    Ok(v)
+}

@@ -1,0 +1,16 @@
+//! One module per command group.
+
+pub mod demo;
+pub mod device;
+pub mod discover;
+pub mod emulate;
+
+/// A mistake in the command line that clap cannot catch (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Shorthand for a usage error.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, with everything it needs installed first.
+# Usage: ./scripts/test.sh            (from a fresh clone with ../shared beside it)
+# Installs when missing: a virtualenv with the pinned python-kasa (interop tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+PYTHON_KASA_VERSION=0.12.0
+venv="$root/.venv-interop"
+
+# --- third-party clients the interop tests drive -------------------------------------------
+if ! "$venv/bin/kasa" --version 2>/dev/null | grep -q "$PYTHON_KASA_VERSION"; then
+  echo "==> installing python-kasa $PYTHON_KASA_VERSION into $venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    echo "==> python3-venv missing; installing it with apt-get"
+    apt-get update -qq && apt-get install -y -qq python3-venv python3-pip >/dev/null
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "python-kasa==$PYTHON_KASA_VERSION"
+fi
+export PLUGCTL_PYTHON_KASA="$venv/bin/kasa"
+export PLUGCTL_PYTHON="$venv/bin/python"
+
+# --- fixtures: real device dumps beside the repository --------------------------------------
+if [ -z "${PLUGCTL_FIXTURES:-}" ]; then
+  export PLUGCTL_FIXTURES="$(cd "$root/.." && pwd)/shared/fixtures/kasa"
+fi
+if [ ! -d "$PLUGCTL_FIXTURES" ]; then
+  echo "error: PLUGCTL_FIXTURES=$PLUGCTL_FIXTURES does not exist (expected ../shared/fixtures/kasa)" >&2
+  exit 1
+fi
+
+# --- style gates ---------------------------------------------------------------------------
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# --- the tests -----------------------------------------------------------------------------
+echo "==> cargo test"
+mkdir -p "$root/target"
+set +e
+cargo test --workspace --all-targets 2>&1 | tee "$root/target/test-output.txt"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^test result:' "$root/target/test-output.txt" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:' "$root/target/test-output.txt" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "total: $passed passed, $failed failed"
+exit "$status"
