@@ -56,9 +56,12 @@ pub struct DeviceArgs {
     /// Strip outlet: full child id, its 2-digit suffix, or 0-based index.
     #[arg(long, value_name = "ID|INDEX")]
     pub child: Option<String>,
-    /// Seconds to wait for connect and for each reply.
+    /// Seconds to wait for connect and for each reply (per attempt).
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub timeout: f64,
+    /// Retries after a timeout, reset or garbled reply (never after "connection refused").
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: u32,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,

@@ -18,7 +18,8 @@ pub fn split(spec: &str, default_port: u16) -> Result<(String, u16)> {
     }
     match spec.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => {
-            let port: u16 = port.parse().with_context(|| format!("`{port}` in `{spec}` is not a port number"))?;
+            let port: u16 =
+                port.parse().with_context(|| format!("`{port}` in `{spec}` is not a port number"))?;
             if host.is_empty() {
                 bail!("`{spec}` has no host before the port");
             }

@@ -1,1 +1,32 @@
-//! plugctl-client (in progress)
+//! # plugctl-client
+//!
+//! Async (tokio) clients for Wi-Fi smart plugs on the local network, with no cloud.
+//!
+//! - [`kasa`]: TP-Link Kasa devices on legacy firmware (HS100/HS103/HS105/HS110, HS200,
+//!   HS220, HS300, KP1xx, KP303, …): a device handle with a persistent connection, retries
+//!   and typed calls ([`kasa::KasaDevice`]), UDP discovery and probing
+//!   ([`kasa::discover`], [`kasa::probe`]).
+//! - [`error`]: the one [`Error`] type every operation returns; its `Display` is a single
+//!   line naming the host, what failed and why.
+//!
+//! Wire formats come from the sans-I/O crate `plugctl-proto`; this crate adds sockets,
+//! timeouts, retries and discovery on top.
+//!
+//! ```no_run
+//! use plugctl_client::kasa::{ClientConfig, KasaDevice};
+//!
+//! # async fn demo() -> Result<(), plugctl_client::Error> {
+//! let plug = KasaDevice::new("192.0.2.10:9999".parse().unwrap(), ClientConfig::default());
+//! plug.set_power(true, None).await?;
+//! let info = plug.sysinfo().await?;
+//! println!("{} is {}", info.alias, if info.is_on() { "on" } else { "off" });
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod kasa;
+
+pub use error::{Error, Op, Result};

@@ -22,7 +22,11 @@ struct Target {
 
 async fn open(args: &DeviceArgs) -> Result<Target> {
     let addr = target::resolve(&args.host, DEFAULT_PORT).await.map_err(|e| usage(format!("{e:#}")))?;
-    let cfg = ClientConfig { timeout: Duration::from_secs_f64(args.timeout), ..ClientConfig::default() };
+    let cfg = ClientConfig {
+        timeout: Duration::from_secs_f64(args.timeout),
+        retries: args.retries,
+        ..ClientConfig::default()
+    };
     Ok(Target { dev: KasaDevice::new(addr, cfg), addr })
 }
 
@@ -133,7 +137,8 @@ pub async fn switch(args: &DeviceArgs, to: Option<bool>) -> Result<()> {
 pub async fn info(args: &DeviceArgs) -> Result<()> {
     let t = open(args).await?;
     let resp = t.dev.query(&Request::get_sysinfo()).await?;
-    let mut map = resp.result("system", "get_sysinfo").map_err(|e| anyhow::anyhow!("{}: {e}", t.addr))?.clone();
+    let mut map =
+        resp.result("system", "get_sysinfo").map_err(|e| anyhow::anyhow!("{}: {e}", t.addr))?.clone();
     map.remove("err_code");
     if args.json {
         output::json_line(&Value::Object(map));
@@ -222,7 +227,9 @@ pub async fn reboot(args: &RebootArgs) -> Result<()> {
     let t = open(d).await?;
     t.dev.reboot(args.delay).await?;
     if d.json {
-        output::json_line(&json!({"host": t.addr.ip().to_string(), "port": t.addr.port(), "reboot_in_s": args.delay}));
+        output::json_line(
+            &json!({"host": t.addr.ip().to_string(), "port": t.addr.port(), "reboot_in_s": args.delay}),
+        );
     } else {
         println!("{} reboots in {} s", t.addr, args.delay);
     }
@@ -232,8 +239,8 @@ pub async fn reboot(args: &RebootArgs) -> Result<()> {
 /// `plugctl raw`.
 pub async fn raw(args: &RawArgs) -> Result<()> {
     let d = &args.device;
-    let parsed: Value =
-        serde_json::from_str(&args.command).map_err(|e| usage(format!("the command is not valid JSON: {e}")))?;
+    let parsed: Value = serde_json::from_str(&args.command)
+        .map_err(|e| usage(format!("the command is not valid JSON: {e}")))?;
     if !parsed.is_object() {
         return Err(usage("the command must be a JSON object like {\"system\":{\"get_sysinfo\":{}}}"));
     }

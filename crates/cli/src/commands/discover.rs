@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Result;
 use futures::StreamExt;
-use plugctl_client::kasa::{discover, probe, DiscoveryConfig, Discovered};
+use plugctl_client::kasa::{discover, probe, Discovered, DiscoveryConfig};
 use plugctl_proto::kasa::DEFAULT_PORT;
 use serde_json::{json, Value};
 
@@ -40,7 +40,13 @@ const COLUMNS: [(&str, usize); 6] =
     [("HOST", 22), ("MODEL", 11), ("MAC", 18), ("STATE", 6), ("FAMILY", 7), ("ALIAS", 0)];
 
 fn header() -> String {
-    COLUMNS.iter().map(|(h, w)| format!("{h:<w$}", w = *w)).collect::<Vec<_>>().join(" ").trim_end().to_string()
+    COLUMNS
+        .iter()
+        .map(|(h, w)| format!("{h:<w$}", w = *w))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end()
+        .to_string()
 }
 
 fn row(v: &Value) -> String {
@@ -67,7 +73,7 @@ fn row(v: &Value) -> String {
 pub async fn run(args: &DiscoverArgs) -> Result<()> {
     let timeout = Duration::from_secs_f64(args.timeout);
     let mut found = 0usize;
-    let mut emit = |v: Value, found: &mut usize| {
+    let emit = |v: Value, found: &mut usize| {
         if args.json {
             output::json_line(&v);
         } else {
@@ -99,7 +105,8 @@ pub async fn run(args: &DiscoverArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let target = target::resolve(&args.target, DEFAULT_PORT).await.map_err(|e| usage(format!("--target: {e:#}")))?;
+    let target =
+        target::resolve(&args.target, DEFAULT_PORT).await.map_err(|e| usage(format!("--target: {e:#}")))?;
     let target = SocketAddr::new(target.ip(), args.port);
     let cfg = DiscoveryConfig { target, timeout, ..DiscoveryConfig::default() };
     let stream = discover(cfg)?;

@@ -89,8 +89,8 @@ pub struct SysInfo {
     /// Dimmer level 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brightness: Option<u8>,
-    /// Strip outlets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Strip outlets (`null` or absent means none).
+    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildInfo>,
     /// Every other field, as sent.
     #[serde(flatten)]
@@ -163,6 +163,10 @@ impl SysInfo {
         }
         id_or_index.parse::<usize>().ok().and_then(|i| self.children.get(i))
     }
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ChildInfo>, D::Error> {
+    Ok(Option::<Vec<ChildInfo>>::deserialize(d)?.unwrap_or_default())
 }
 
 fn flag_of(v: &Value) -> Option<bool> {
