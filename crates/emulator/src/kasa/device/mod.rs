@@ -120,7 +120,12 @@ impl DeviceState {
         cfg: DeviceConfig,
     ) -> Self {
         let data = profile.data();
-        let mut rng = Rng::new(ids::hash(&[&seed.to_le_bytes(), &(index as u64).to_le_bytes(), b"rng"]));
+        let mut rng = Rng::new(ids::hash(&[
+            &seed.to_le_bytes(),
+            &(index as u64).to_le_bytes(),
+            profile.model().as_bytes(),
+            b"rng",
+        ]));
         let s = &data.sysinfo;
         let strip = !id.child_ids.is_empty();
         let flag = |v: Option<&Value>| v.and_then(rules::flag).unwrap_or(0) == 1;

@@ -4,7 +4,7 @@
 //!
 //! With [`FleetConfig::broadcast`] set (e.g. `127.255.255.255`), one extra UDP socket bound to
 //! `broadcast:port` receives discovery broadcasts and every device answers from its own
-//! address (see [`broadcast`]).
+//! address, from its own socket (`127.0.0.N:port`), as clients require.
 //!
 //! Cost per device: two sockets, two small tokio tasks and the device state (templates are
 //! shared between devices of one profile); no threads. The soft file-descriptor limit is

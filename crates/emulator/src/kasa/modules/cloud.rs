@@ -4,13 +4,24 @@
 use serde_json::{json, Value};
 
 use super::{ok, ok_with, CallError, CallResult, Params};
+
+/// Longest user name or server name stored, in bytes.
+const MAX_FIELD_BYTES: usize = 128;
+
+fn bounded(s: &str) -> Result<&str, CallError> {
+    if s.len() <= MAX_FIELD_BYTES {
+        Ok(s)
+    } else {
+        Err(CallError::InvalidArgument)
+    }
+}
 use crate::kasa::device::DeviceState;
 
 pub(super) fn call(dev: &mut DeviceState, method: &str, p: &Params) -> CallResult {
     match method {
         "get_info" => Ok(dev.cloud.clone()),
         "bind" => {
-            let user = p.str("username")?;
+            let user = bounded(p.str("username")?)?;
             p.str("password")?;
             dev.cloud.insert("username".into(), json!(user));
             dev.cloud.insert("binded".into(), json!(1));
@@ -28,7 +39,7 @@ pub(super) fn call(dev: &mut DeviceState, method: &str, p: &Params) -> CallResul
         }
         "get_intl_fw_list" => ok_with(json!({ "fw_list": [] })),
         "set_server_url" => {
-            let server = p.str("server")?;
+            let server = bounded(p.str("server")?)?;
             dev.cloud.insert("server".into(), json!(server));
             ok()
         }

@@ -5,7 +5,7 @@
 //! `schedule.get_realtime` and `anti_theft.get_next_action` are -2, as on real devices.
 //! `schedule.get_next_action` reports the pending action the profile recorded, else
 //! `{"type":-1}` (schedule rules are stored, not executed). A second count-down rule is
-//! -10 `table is full`; `delete_rule` without `id` is -10002 (simulator's text, typo kept).
+//! -10 `table is full` (as is a rule beyond [`MAX_RULES`]); `delete_rule` without `id` is -10002 (simulator's text, typo kept).
 
 use serde_json::{json, Value};
 
@@ -15,6 +15,9 @@ use crate::kasa::device::{
     rules::{normalize, Rule, RuleKind},
     Ctx, DayStats, DeviceState,
 };
+
+/// Most rules one list holds (real firmware tables are small; this also bounds memory).
+pub(crate) const MAX_RULES: usize = 32;
 
 const COMMON: &[&str] = &["get_rules", "add_rule", "edit_rule", "delete_rule", "delete_all_rules"];
 const SCHEDULE_ONLY: &[&str] =
@@ -47,7 +50,7 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
                 return ok_with(json!({"id": id}));
             };
             let book = unit.book_mut(kind);
-            if kind == RuleKind::CountDown && !book.rules.is_empty() {
+            if (kind == RuleKind::CountDown && !book.rules.is_empty()) || book.rules.len() >= MAX_RULES {
                 return Err(CallError::Code(-10, "table is full"));
             }
             book.rules.push(Rule { id: id.clone(), body, armed_at: sim });

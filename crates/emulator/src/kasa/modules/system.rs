@@ -105,7 +105,11 @@ pub(super) fn call(dev: &mut DeviceState, method: &str, p: &Params, ctx: &Ctx, n
         "get_dev_icon" => ok_with(json!({"icon": "", "hash": dev.icon_hash})),
         "set_dev_icon" => {
             p.str("icon")?;
-            dev.icon_hash = p.str("hash")?.to_string();
+            let hash = p.str("hash")?;
+            if hash.len() > MAX_ALIAS_BYTES {
+                return Err(CallError::InvalidArgument);
+            }
+            dev.icon_hash = hash.to_string();
             ok()
         }
         "check_new_config" => ok(),

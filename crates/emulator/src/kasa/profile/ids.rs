@@ -5,6 +5,7 @@
 //! them, so an emulator must put real-looking ones back. The rules, all deterministic in
 //! (seed, index, model):
 //! - `deviceId` that is empty, all zeros or scrubbed → `80` + 38 uppercase hex (40 chars);
+//!   a real one is kept by device 0 and replaced the same way for the others;
 //! - `hwId` / `oemId` all zeros → 32 uppercase hex, shared by every device of the same
 //!   model in a fleet (they identify hardware and region, not the unit); `fwId` is kept;
 //! - a masked or empty alias → `"<MODEL> plug <index+1>"` (strips: `"<MODEL> strip <n>"`),
@@ -53,7 +54,8 @@ impl Identity {
         let model_key = hash(&[&seed.to_le_bytes(), model.as_bytes(), profile.hw_ver().as_bytes()]);
 
         let template_id = get("deviceId");
-        let id_kept = !is_scrubbed_id(template_id);
+        // A real id is kept by device 0 only, so fleets never share ids.
+        let id_kept = index == 0 && !is_scrubbed_id(template_id);
         let device_id = if id_kept {
             template_id.to_string()
         } else {
