@@ -131,6 +131,16 @@ pub enum Error {
         /// What is missing, as a sentence fragment ("this device has no energy meter").
         reason: String,
     },
+    /// A Hi-Flying (HF-LPB100) plug failed at the protocol level: a rejected command, an
+    /// undecodable reply, no answer to the assist password, … (see
+    /// [`HfFailure`](crate::hf::HfFailure); retryable as it says).
+    #[error("{addr}: {error}")]
+    Hf {
+        /// The peer.
+        addr: SocketAddr,
+        /// What went wrong.
+        error: crate::hf::HfFailure,
+    },
 }
 
 impl Error {
@@ -146,7 +156,8 @@ impl Error {
             | Error::Device { addr, .. }
             | Error::InvalidArgument { addr, .. }
             | Error::NoSuchChild { addr, .. }
-            | Error::Unsupported { addr, .. } => *addr,
+            | Error::Unsupported { addr, .. }
+            | Error::Hf { addr, .. } => *addr,
         }
     }
 
@@ -167,6 +178,7 @@ impl Error {
             | Error::InvalidArgument { .. }
             | Error::NoSuchChild { .. }
             | Error::Unsupported { .. } => false,
+            Error::Hf { error, .. } => error.is_retryable(),
         }
     }
 

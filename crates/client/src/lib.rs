@@ -6,6 +6,9 @@
 //!   HS220, HS300, KP1xx, KP303, …): a device handle with a persistent connection, retries
 //!   and typed calls ([`kasa::KasaDevice`]), UDP discovery and probing
 //!   ([`kasa::discover`], [`kasa::probe`]).
+//! - [`hf`]: Hi-Flying HF-LPB100 plugs (Maginon SP-2, Reco4life): a device handle over the
+//!   TCP 8899 control channel and `YZ-RECOSCAN` state ([`hf::HfDevice`]), broadcast discovery
+//!   ([`hf::discover`]) and Wi-Fi set-up over the assist protocol ([`hf::wifi`]).
 //! - [`error`]: the one [`Error`] type every operation returns; its `Display` is a single
 //!   line naming the host, what failed and why.
 //!
@@ -27,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod hf;
 pub mod kasa;
 
 pub use error::{Error, Op, Result};

@@ -12,6 +12,9 @@
 //!     [`kasa::bind_device`] for a single device on one TCP+UDP port;
 //!   - [`kasa::fleet`]: thousands of devices in one process, one loopback address each, with
 //!     broadcast discovery.
+//! - [`hf`]: Hi-Flying HF-LPB100 plugs (Maginon SP-2 / Reco4life: `AT+YZ…` on TCP 8899,
+//!   `YZ-RECOSCAN` and Hi-Flying assist on UDP 48899, HTTP Basic auth), with the AP → STA
+//!   provisioning story: [`hf::PlugState`], [`hf::bind_plug`], [`hf::fleet`].
 //!
 //! Every input from the network is treated as hostile: sizes are capped, reads time out, and
 //! malformed requests get the replies real devices give (or none), never a panic.
@@ -29,4 +32,5 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod hf;
 pub mod kasa;

@@ -38,7 +38,14 @@ pub struct HfState {
 
 impl From<RecoScanReply> for HfState {
     fn from(r: RecoScanReply) -> Self {
-        Self { relay_on: r.relay_on, online: r.online, mac: r.mac, serial: r.serial, ip: r.ip, extra: r.extra }
+        Self {
+            relay_on: r.relay_on,
+            online: r.online,
+            mac: r.mac,
+            serial: r.serial,
+            ip: r.ip,
+            extra: r.extra,
+        }
     }
 }
 
@@ -65,8 +72,9 @@ pub struct HfInfo {
 /// A handle on one Hi-Flying plug.
 ///
 /// Control commands (`AT+YZSWITCH`, `AT+YZOUT`, `AT+YZDELAY`) go over one persistent TCP
-/// connection to the control port, opened on first use, re-opened transparently when the
-/// plug closes it (see `connection` in the module docs of [`super`]). The relay state is
+/// connection to the control port, opened on first use and re-opened transparently when
+/// the plug closes it; a reply is complete at its first line ending, or after
+/// [`HfConfig::quiet`] of silence when the plug sends none. The relay state is
 /// read with a unicast `YZ-RECOSCAN` to the UDP port. One request is in flight at a time,
 /// UDP included; concurrent calls from many tasks queue up (share the handle in an `Arc`).
 pub struct HfDevice {
@@ -167,8 +175,11 @@ impl HfDevice {
         let cfg = self.config();
         let addr = self.udp_addr();
         let _busy = self.conn.exclusive().await;
-        let socket = tokio_udp(any_addr_for(self.ip, 0), false, false)
-            .map_err(|error| Error::Io { addr, op: Op::Bind, error })?;
+        let socket = tokio_udp(any_addr_for(self.ip, 0), false, false).map_err(|error| Error::Io {
+            addr,
+            op: Op::Bind,
+            error,
+        })?;
         socket.connect(addr).await.map_err(|error| send_error(addr, error))?;
         let mut reply_port = if cfg.listen_reply_port { ReplyPort::subscribe(cfg.reply_port) } else { None };
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -274,7 +285,10 @@ impl HfDevice {
             return Err(invalid("the command contains CR, LF or NUL (one command per call)".into()));
         }
         if line.len() > MAX_LINE {
-            return Err(invalid(format!("the command is {} bytes, over the {MAX_LINE}-byte limit", line.len())));
+            return Err(invalid(format!(
+                "the command is {} bytes, over the {MAX_LINE}-byte limit",
+                line.len()
+            )));
         }
         self.conn
             .request(&format!("{line}\r\n"), line, |bytes| {
@@ -288,9 +302,7 @@ impl HfDevice {
     /// Sends a command that answers `+ok`.
     async fn command(&self, cmd: &Command) -> Result<()> {
         let shown = cmd.line();
-        self.conn
-            .request(&cmd.encode(), &shown, |bytes| decode(bytes, &shown).map(drop))
-            .await
+        self.conn.request(&cmd.encode(), &shown, |bytes| decode(bytes, &shown).map(drop)).await
     }
 
     fn timestamp(&self) -> Timestamp {

@@ -208,7 +208,12 @@ impl Scan {
 }
 
 /// Turns a datagram into a new plug, or `None` (logged) if it is not one or was seen.
-fn accept(bytes: &[u8], from: SocketAddr, via_reply_port: bool, seen: &mut HashSet<Mac>) -> Option<HfDiscovered> {
+fn accept(
+    bytes: &[u8],
+    from: SocketAddr,
+    via_reply_port: bool,
+    seen: &mut HashSet<Mac>,
+) -> Option<HfDiscovered> {
     let reply = match RecoScanReply::parse(bytes) {
         Ok(r) => r,
         Err(RecoScanError::IsRequest) => {
@@ -243,7 +248,10 @@ mod tests {
         assert!(accept(b"127.0.0.2,ACCF23484D70", from, false, &mut seen).is_none());
         let r = b"127.0.0.2,ACCF23484D70,040002298,1,1,0";
         let found = accept(r, from, true, &mut seen).unwrap();
-        assert_eq!((found.addr, found.reply.serial.as_str(), found.via_reply_port), (from, "040002298", true));
+        assert_eq!(
+            (found.addr, found.reply.serial.as_str(), found.via_reply_port),
+            (from, "040002298", true)
+        );
         assert!(accept(r, from, false, &mut seen).is_none());
     }
 }

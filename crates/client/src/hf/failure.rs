@@ -102,7 +102,10 @@ impl HfFailure {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::BadReply { .. } | Self::ReplyTooLong { .. } | Self::BadScanReply(_) | Self::BadAssistReply(_)
+            Self::BadReply { .. }
+                | Self::ReplyTooLong { .. }
+                | Self::BadScanReply(_)
+                | Self::BadAssistReply(_)
         )
     }
 

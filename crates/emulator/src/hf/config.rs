@@ -155,7 +155,8 @@ fn open_key() -> WsKey {
 pub fn default_networks() -> Vec<SimNetwork> {
     let mut out = vec![SimNetwork::home()];
     out.push(SimNetwork { channel: 1, signal: 54, ..SimNetwork::new("Cafe, Guest WiFi", open_key()) });
-    let tkip = WsKey::new(Auth::WpaPsk, Encryption::Tkip, "fritzbox-key-7530").expect("constant key is valid");
+    let tkip =
+        WsKey::new(Auth::WpaPsk, Encryption::Tkip, "fritzbox-key-7530").expect("constant key is valid");
     out.push(SimNetwork { channel: 11, signal: 38, ..SimNetwork::new("FRITZ!Box 7530 XY", tkip) });
     let aes = WsKey::new(Auth::Wpa2Psk, Encryption::Aes, "nachbar-geheim").expect("constant key is valid");
     out.push(SimNetwork { channel: 13, signal: 17, ..SimNetwork::new("Nachbar Café", aes) });
@@ -196,7 +197,14 @@ impl MeterConfig {
     pub fn load_w(watts: f64, power_factor: f64) -> Self {
         let pf = if power_factor.is_finite() { power_factor.clamp(0.01, 1.0) } else { 1.0 };
         let w = if watts.is_finite() { watts.max(0.0) } else { 0.0 };
-        Self { load_va: w / pf, power_factor: pf, voltage: 23_000, frequency: 5_000, noise: true, energy_wh: None }
+        Self {
+            load_va: w / pf,
+            power_factor: pf,
+            voltage: 23_000,
+            frequency: 5_000,
+            noise: true,
+            energy_wh: None,
+        }
     }
 
     /// Exactly the captured reading `+ok=3,22694,5007,0,0,3548,0` while ON (no noise, a
@@ -322,7 +330,7 @@ impl PlugConfig {
         let [_, a, b, c] = low.to_be_bytes();
         let mac = Mac([HF_OUI[0], HF_OUI[1], HF_OUI[2], a, b, c]);
         let serial_base = 40_000_000 + (key >> 32) % 900_000_000;
-        let serial = format!("{:09}", (serial_base + index as u64) % 1_000_000_000);
+        let serial = format!("{:09}", serial_base.wrapping_add(index as u64) % 1_000_000_000);
         let mut rng = Rng::new(key ^ index as u64);
         Self {
             mac,
@@ -384,11 +392,15 @@ impl PlugConfig {
     /// Checks every field (see [`ConfigError`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let short = |s: &str| s.chars().take(40).collect::<String>();
-        if self.serial.is_empty() || self.serial.len() > 32 || !self.serial.bytes().all(|b| b.is_ascii_alphanumeric())
+        if self.serial.is_empty()
+            || self.serial.len() > 32
+            || !self.serial.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(ConfigError::Serial(short(&self.serial)));
         }
-        if self.field6.is_empty() || !self.field6.bytes().all(|b| b.is_ascii_graphic() && b != b'.' && b != b',') {
+        if self.field6.is_empty()
+            || !self.field6.bytes().all(|b| b.is_ascii_graphic() && b != b'.' && b != b',')
+        {
             return Err(ConfigError::Field6(short(&self.field6)));
         }
         if self.module_id.is_empty()
@@ -428,7 +440,12 @@ impl PlugConfig {
 }
 
 /// Checks a text setting: 1..=max printable ASCII, no comma (spaces only if allowed).
-pub(crate) fn check_text(what: &'static str, value: &str, max: usize, spaces: bool) -> Result<(), ConfigError> {
+pub(crate) fn check_text(
+    what: &'static str,
+    value: &str,
+    max: usize,
+    spaces: bool,
+) -> Result<(), ConfigError> {
     let ok_byte = |b: u8| (b.is_ascii_graphic() || (spaces && b == b' ')) && b != b',';
     if value.is_empty() || value.len() > max || !value.bytes().all(ok_byte) {
         return Err(ConfigError::Text { what, value: value.chars().take(40).collect(), max });
