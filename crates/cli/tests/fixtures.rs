@@ -24,9 +24,14 @@ async fn client_reads_every_dump_as_the_file_holds_it() {
         let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let want = &file["system"]["get_sysinfo"];
         let profile = Profile::from_dump_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let running = bind_device(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, shared(profile.instantiate(0, 7)), ServerConfig::default())
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let running = bind_device(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            0,
+            shared(profile.instantiate(0, 7)),
+            ServerConfig::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let dev = KasaDevice::new(running.addr(), ClientConfig::default());
         let si = dev.sysinfo().await.unwrap_or_else(|e| panic!("{name}: {e}"));
 
@@ -53,9 +58,15 @@ async fn client_reads_every_dump_as_the_file_holds_it() {
             let want_e = EmeterReading::from_map(rt.as_object().unwrap()).unwrap();
             let child = (!si.children.is_empty()).then_some("0");
             let got = dev.energy(child).await.unwrap_or_else(|e| panic!("{name}: energy: {e}"));
-            assert!(close(got.voltage_v, want_e.voltage_v, 0.02, 0.5), "{name}: voltage {got:?} vs {want_e:?}");
+            assert!(
+                close(got.voltage_v, want_e.voltage_v, 0.02, 0.5),
+                "{name}: voltage {got:?} vs {want_e:?}"
+            );
             assert!(close(got.power_w, want_e.power_w, 0.05, 0.01), "{name}: power {got:?} vs {want_e:?}");
-            assert!(close(got.current_a, want_e.current_a, 0.10, 0.005), "{name}: current {got:?} vs {want_e:?}");
+            assert!(
+                close(got.current_a, want_e.current_a, 0.10, 0.005),
+                "{name}: current {got:?} vs {want_e:?}"
+            );
             assert!(
                 got.total_kwh >= want_e.total_kwh - 0.001 && got.total_kwh <= want_e.total_kwh + 0.01,
                 "{name}: total {got:?} vs {want_e:?}"
@@ -71,7 +82,10 @@ async fn client_reads_every_dump_as_the_file_holds_it() {
 /// The same through the binary: `plugctl emulate kasa --profile FILE`, read by `plugctl`.
 #[test]
 fn emulate_profile_serves_a_dump() {
-    let path = fixture_files().into_iter().find(|p| p.to_string_lossy().contains("HS110(EU)_1.0")).expect("HS110 hw1 dump");
+    let path = fixture_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("HS110(EU)_1.0"))
+        .expect("HS110 hw1 dump");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let emu = Emulator::kasa(&["--profile", path.to_str().unwrap()], 1);
     let t = emu.first().target();

@@ -177,6 +177,8 @@ fn bad_arguments_exit_2_with_one_line() {
         vec!["state", "127.0.0.1", "--timeout", "-1"],
         vec!["alias", &t, ""],
         vec!["led", &t, "blue"],
+        vec!["reboot", &t, "--delay", "0"],
+        vec!["state", &t, "--retries", "11"],
     ] {
         let r = plugctl(&args);
         assert_eq!(r.code, Some(2), "{args:?}: {r:?}");

@@ -224,6 +224,11 @@ pub async fn led(args: &LedArgs) -> Result<()> {
 /// `plugctl reboot`.
 pub async fn reboot(args: &RebootArgs) -> Result<()> {
     let d = &args.device;
+    if args.delay == 0 {
+        return Err(usage(
+            "--delay 0 makes the plug reboot at once without replying, so success cannot be confirmed; use --delay 1 or more",
+        ));
+    }
     let t = open(d).await?;
     t.dev.reboot(args.delay).await?;
     if d.json {
