@@ -3,6 +3,7 @@
 use std::{net::Ipv4Addr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use plugctl_client::{hf::Security, Family};
 
 /// Control Wi-Fi smart plugs on the local network: no vendor app, no cloud.
 #[derive(Debug, Parser)]
@@ -39,8 +40,11 @@ pub enum Command {
     Led(LedArgs),
     /// Reboot the plug.
     Reboot(RebootArgs),
-    /// Send a raw JSON command and print the plug's reply.
+    /// Send a raw command (Kasa JSON or a Hi-Flying AT line) and print the plug's reply.
     Raw(RawArgs),
+    /// Wi-Fi set-up: list networks a plug sees, or put it on a network.
+    #[command(subcommand)]
+    Wifi(WifiCommand),
     /// Run emulated plugs in the foreground until interrupted.
     #[command(subcommand)]
     Emulate(EmulateCommand),
@@ -51,8 +55,17 @@ pub enum Command {
 /// Options shared by every command that talks to one device.
 #[derive(Debug, Args, Clone)]
 pub struct DeviceArgs {
-    /// The plug: HOST or HOST:PORT (default port 9999).
+    /// The plug: HOST or HOST:PORT (default port 9999 for Kasa, 8899 for Hi-Flying).
     pub host: String,
+    /// Device family; detected by probing (Kasa on 9999, then Hi-Flying on 8899) if omitted.
+    #[arg(long, value_name = "kasa|hf", value_parser = parse_family)]
+    pub family: Option<Family>,
+    /// Hi-Flying UDP port (discovery, state, Wi-Fi set-up).
+    #[arg(long, value_name = "P", default_value_t = 48899)]
+    pub udp_port: u16,
+    /// Hi-Flying set-up ("assist") password, if the vendor changed the factory one.
+    #[arg(long, value_name = "PASS", default_value = "HF-A11ASSISTHREAD")]
+    pub assist_password: String,
     /// Strip outlet: full child id, its 2-digit suffix, or 0-based index.
     #[arg(long, value_name = "ID|INDEX")]
     pub child: Option<String>,
@@ -70,12 +83,21 @@ pub struct DeviceArgs {
 /// `plugctl discover`.
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
-    /// Broadcast (or unicast) address to send the discovery query to.
+    /// Broadcast (or unicast) address to send the discovery queries to.
     #[arg(long, value_name = "ADDR", default_value = "255.255.255.255")]
     pub target: String,
-    /// Discovery port.
+    /// Kasa discovery port (UDP, also the TCP port of found plugs).
     #[arg(long, value_name = "P", default_value_t = 9999)]
     pub port: u16,
+    /// Only this family (both by default).
+    #[arg(long, value_name = "kasa|hf", value_parser = parse_family)]
+    pub family: Option<Family>,
+    /// Hi-Flying discovery port (UDP `YZ-RECOSCAN`).
+    #[arg(long, value_name = "P", default_value_t = 48899)]
+    pub hf_port: u16,
+    /// Hi-Flying control port reported for found plugs (TCP).
+    #[arg(long, value_name = "P", default_value_t = 8899)]
+    pub hf_control_port: u16,
     /// How long to listen for replies.
     #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = parse_secs)]
     pub timeout: f64,
@@ -129,8 +151,33 @@ pub struct RebootArgs {
 pub struct RawArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
-    /// The command, e.g. '{"system":{"get_sysinfo":{}}}'.
+    /// The command: Kasa JSON like '{"system":{"get_sysinfo":{}}}', or a Hi-Flying AT line
+    /// like 'AT+YZOUT'.
     pub command: String,
+}
+
+/// `plugctl wifi`.
+#[derive(Debug, Subcommand)]
+pub enum WifiCommand {
+    /// List the networks the plug sees.
+    Scan(DeviceArgs),
+    /// Put the plug on a network (it leaves its set-up access point).
+    Join(WifiJoinArgs),
+}
+
+/// `plugctl wifi join`.
+#[derive(Debug, Args)]
+pub struct WifiJoinArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Network name (1–32 bytes).
+    pub ssid: String,
+    /// Network key (8–63 characters for WPA/WPA2; none for open networks).
+    #[arg(long, env = "PLUGCTL_WIFI_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Network security.
+    #[arg(long, value_name = "wpa2-aes|wpa-tkip|open", default_value = "wpa2-aes", value_parser = parse_security)]
+    pub security: Security,
 }
 
 /// `plugctl emulate`.
@@ -138,6 +185,54 @@ pub struct RawArgs {
 pub enum EmulateCommand {
     /// Emulate TP-Link Kasa plugs (TCP and UDP on one port).
     Kasa(EmulateKasaArgs),
+    /// Emulate Hi-Flying HF-LPB100 plugs (Maginon SP-2, Reco4life).
+    Hf(EmulateHfArgs),
+}
+
+/// Start mode of an emulated Hi-Flying plug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HfMode {
+    /// Unprovisioned: only reachable on its set-up access point address.
+    Ap,
+    /// Joined to the home network.
+    Sta,
+}
+
+/// `plugctl emulate hf`.
+#[derive(Debug, Args)]
+pub struct EmulateHfArgs {
+    /// Number of plugs, each on its own address from --base on.
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 1)]
+    pub count: usize,
+    /// Address of the first plug (its AP address in AP mode).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.2")]
+    pub base: Ipv4Addr,
+    /// Address of the first plug on the "home network" (where AP-mode plugs go after
+    /// `wifi join`); default: right after the fleet's addresses.
+    #[arg(long, value_name = "ADDR")]
+    pub home_base: Option<Ipv4Addr>,
+    /// TCP control port (0 picks a free one).
+    #[arg(long, short, value_name = "P", default_value_t = 8899)]
+    pub port: u16,
+    /// UDP discovery and set-up port (0 picks a free one).
+    #[arg(long, value_name = "P", default_value_t = 48899)]
+    pub udp_port: u16,
+    /// Also serve the plug's web page (Basic auth ADMIN/ADMIN) on this port (0 picks one).
+    #[arg(long, value_name = "P")]
+    pub http_port: Option<u16>,
+    /// Start unprovisioned (ap) or on the home network (sta).
+    #[arg(long, value_enum, default_value = "sta")]
+    pub mode: HfMode,
+    /// Also answer discovery broadcasts sent to this address (default: 127.255.255.255 for a
+    /// loopback base, none otherwise).
+    #[arg(long, value_name = "ADDR")]
+    pub broadcast: Option<Ipv4Addr>,
+    /// Simulated time runs this many times faster (countdowns, energy).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Print one JSON object per plug (and per status change) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `plugctl emulate kasa`.
@@ -179,6 +274,14 @@ pub struct DemoArgs {
     /// Number of emulated devices.
     #[arg(long, short = 'n', default_value_t = 6)]
     pub count: usize,
+}
+
+fn parse_family(s: &str) -> Result<Family, String> {
+    s.parse().map_err(|e: plugctl_client::device::UnknownFamily| e.to_string())
+}
+
+fn parse_security(s: &str) -> Result<Security, String> {
+    s.parse().map_err(|e: plugctl_client::hf::wifi::UnknownSecurity| e.to_string())
 }
 
 fn parse_secs(s: &str) -> Result<f64, String> {

@@ -1,7 +1,8 @@
 //! # plugctl
 //!
-//! The command-line front end of plugctl: discover and control TP-Link Kasa plugs on the local
-//! network, run emulated plugs, and show a self-contained demo. A thin binary over the library
+//! The command-line front end of plugctl: discover and control TP-Link Kasa and Hi-Flying
+//! (Maginon SP-2, Reco4life) plugs on the local network, set up their Wi-Fi, run emulated
+//! plugs, and show a self-contained demo. A thin binary over the library
 //! crates (`plugctl-proto`, `plugctl-client`, `plugctl-emulator`); every command has a human
 //! printer and a stable `--json` printer.
 //!
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use args::{Cli, Command, EmulateCommand};
+use args::{Cli, Command, EmulateCommand, WifiCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cmd: Command) -> anyhow::Result<()> {
-    use commands::{demo, device, discover, emulate};
+    use commands::{demo, device, discover, emulate, wifi};
     match cmd {
         Command::Discover(a) => discover::run(&a).await,
         Command::State(a) => device::state(&a).await,
@@ -65,7 +66,10 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Led(a) => device::led(&a).await,
         Command::Reboot(a) => device::reboot(&a).await,
         Command::Raw(a) => device::raw(&a).await,
+        Command::Wifi(WifiCommand::Scan(a)) => wifi::scan(&a).await,
+        Command::Wifi(WifiCommand::Join(a)) => wifi::join(&a).await,
         Command::Emulate(EmulateCommand::Kasa(a)) => emulate::kasa(&a).await,
+        Command::Emulate(EmulateCommand::Hf(a)) => emulate::hf(&a).await,
         Command::Demo(a) => demo::run(&a).await,
     }
 }

@@ -194,11 +194,19 @@ fn bad_arguments_exit_2_with_one_line() {
 fn refused_connection_is_reported_at_once() {
     let port = closed_port();
     let t = format!("127.0.0.1:{port}");
+    // Family given: one connection attempt, no retry.
+    let r =
+        plugctl_with_guard(&["state", &t, "--family", "kasa", "--timeout", "20"], Duration::from_secs(15));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let err = r.stderr.trim();
+    assert_eq!(err, format!("error: {t}: connection refused"));
+    // Family probed: both probes refused, both reasons in one line.
     let r = plugctl_with_guard(&["state", &t, "--timeout", "20"], Duration::from_secs(15));
     assert_eq!(r.code, Some(1), "{r:?}");
     let err = r.stderr.trim();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&t) && err.to_lowercase().contains("refused"), "{err}");
+    assert!(err.contains("127.0.0.1") && err.contains(&port.to_string()), "{err}");
+    assert_eq!(err.matches("refused").count(), 2, "{err}");
 }
 
 #[test]

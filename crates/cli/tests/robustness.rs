@@ -36,7 +36,10 @@ fn read_request(s: &mut TcpStream) {
 }
 
 fn expect_failure(addr: &str, needles: &[&str]) -> String {
-    let r = plugctl_with_guard(&["state", addr, "--timeout", "1", "--retries", "1"], Duration::from_secs(30));
+    let r = plugctl_with_guard(
+        &["state", addr, "--family", "kasa", "--timeout", "1", "--retries", "1"],
+        Duration::from_secs(30),
+    );
     assert_eq!(r.code, Some(1), "{r:?}");
     let err = r.stderr.trim().to_string();
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");

@@ -131,6 +131,19 @@ pub enum Error {
         /// What is missing, as a sentence fragment ("this device has no energy meter").
         reason: String,
     },
+    /// Auto-detection found neither family at this host: both probes failed.
+    #[error(
+        "{}: no plug answered: Kasa on port {}: {}; Hi-Flying on port {}: {}",
+        .addr.ip(), .kasa.addr().port(), strip_addr(.kasa), .hf.addr().port(), strip_addr(.hf)
+    )]
+    NoDevice {
+        /// The host and the Kasa port probed.
+        addr: SocketAddr,
+        /// Why the Kasa probe failed.
+        kasa: Box<Error>,
+        /// Why the Hi-Flying probe failed.
+        hf: Box<Error>,
+    },
     /// A Hi-Flying (HF-LPB100) plug failed at the protocol level: a rejected command, an
     /// undecodable reply, no answer to the assist password, … (see
     /// [`HfFailure`](crate::hf::HfFailure); retryable as it says).
@@ -157,6 +170,7 @@ impl Error {
             | Error::InvalidArgument { addr, .. }
             | Error::NoSuchChild { addr, .. }
             | Error::Unsupported { addr, .. }
+            | Error::NoDevice { addr, .. }
             | Error::Hf { addr, .. } => *addr,
         }
     }
@@ -177,7 +191,8 @@ impl Error {
             | Error::Device { .. }
             | Error::InvalidArgument { .. }
             | Error::NoSuchChild { .. }
-            | Error::Unsupported { .. } => false,
+            | Error::Unsupported { .. }
+            | Error::NoDevice { .. } => false,
             Error::Hf { error, .. } => error.is_retryable(),
         }
     }
@@ -243,11 +258,16 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
+/// An error's message without its leading `addr: `, for nesting in another message.
+fn strip_addr(e: &Error) -> String {
+    let text = e.to_string();
+    let prefix = format!("{}: ", e.addr());
+    text.strip_prefix(&prefix).map(str::to_string).unwrap_or(text)
+}
+
 fn refused_reason(error: &io::Error) -> String {
     match error.kind() {
-        io::ErrorKind::ConnectionRefused => {
-            "connection refused (is this a Kasa plug with legacy firmware?)".to_string()
-        }
+        io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         io::ErrorKind::HostUnreachable => "host unreachable (is the device on this network?)".to_string(),
         io::ErrorKind::NetworkUnreachable => "network unreachable".to_string(),
         _ => format!("unreachable: {error}"),
@@ -305,7 +325,7 @@ mod tests {
         let cases = [
             (
                 Error::Refused { addr: addr(), error: io::ErrorKind::ConnectionRefused.into() },
-                "127.0.0.2:9999: connection refused (is this a Kasa plug with legacy firmware?)",
+                "127.0.0.2:9999: connection refused",
             ),
             (
                 Error::Timeout { addr: addr(), op: Op::Reply, after: Duration::from_secs(2) },

@@ -9,6 +9,9 @@
 //! - [`hf`]: Hi-Flying HF-LPB100 plugs (Maginon SP-2, Reco4life): a device handle over the
 //!   TCP 8899 control channel and `YZ-RECOSCAN` state ([`hf::HfDevice`]), broadcast discovery
 //!   ([`hf::discover`]) and Wi-Fi set-up over the assist protocol ([`hf::wifi`]).
+//! - [`device`]: one API over both families: [`Device`] (probing Kasa, then Hi-Flying),
+//!   family-neutral state, energy, raw commands and Wi-Fi set-up, and discovery of both
+//!   families at once ([`device::discover`]).
 //! - [`error`]: the one [`Error`] type every operation returns; its `Display` is a single
 //!   line naming the host, what failed and why.
 //!
@@ -29,8 +32,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod device;
 pub mod error;
 pub mod hf;
 pub mod kasa;
 
+pub use device::{ConnectOptions, Device, Family};
 pub use error::{Error, Op, Result};

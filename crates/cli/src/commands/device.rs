@@ -1,11 +1,16 @@
 //! Commands that talk to one device: state, on, off, toggle, info, energy, alias, led,
-//! reboot, raw.
+//! reboot, raw. They work for both families through [`plugctl_client::Device`]; alias, LED
+//! and reboot exist on Kasa plugs only.
 
 use std::{net::SocketAddr, time::Duration};
 
-use anyhow::{Context, Result};
-use plugctl_client::kasa::{ClientConfig, KasaDevice};
-use plugctl_proto::kasa::{Request, SysInfo, DEFAULT_PORT};
+use anyhow::{bail, Result};
+use plugctl_client::{
+    device::{RawReply, State},
+    hf::HfConfig,
+    kasa::{ClientConfig, KasaDevice},
+    ConnectOptions, Device, Family,
+};
 use serde_json::{json, Value};
 
 use super::usage;
@@ -14,169 +19,181 @@ use crate::{
     output, target,
 };
 
-/// A connected device and where it is.
-struct Target {
-    dev: KasaDevice,
-    addr: SocketAddr,
-}
-
-async fn open(args: &DeviceArgs) -> Result<Target> {
-    let addr = target::resolve(&args.host, DEFAULT_PORT).await.map_err(|e| usage(format!("{e:#}")))?;
-    let cfg = ClientConfig {
+/// Connection options from the common flags.
+pub fn connect_options(args: &DeviceArgs, port: Option<u16>, family: Option<Family>) -> ConnectOptions {
+    let kasa = ClientConfig {
         timeout: Duration::from_secs_f64(args.timeout),
         retries: args.retries,
         ..ClientConfig::default()
     };
-    Ok(Target { dev: KasaDevice::new(addr, cfg), addr })
+    let hf = HfConfig {
+        udp_port: args.udp_port,
+        reply_port: args.udp_port,
+        assist_password: args.assist_password.clone(),
+        ..HfConfig::from_client(&kasa)
+    };
+    ConnectOptions { family, port, kasa, hf }
 }
 
-/// The JSON document `state`, `on`, `off` and `toggle` print.
-fn state_doc(addr: SocketAddr, si: &SysInfo, child: Option<&str>) -> Result<Value> {
-    let mut doc = json!({
-        "host": addr.ip().to_string(),
-        "port": addr.port(),
-        "family": "kasa",
-        "model": si.model,
-        "alias": si.alias,
-        "mac": si.mac,
-        "on": si.is_on(),
-    });
-    if let Some(c) = child {
-        let ch = find_child(si, c)?;
-        doc["child"] = json!(ch.id);
-        doc["alias"] = json!(ch.alias);
-        doc["on"] = json!(ch.state);
-        doc["on_time"] = json!(ch.on_time);
-    } else if !si.children.is_empty() {
-        doc["children"] = si
-            .children
-            .iter()
-            .enumerate()
-            .map(|(i, c)| json!({"index": i, "id": c.id, "alias": c.alias, "on": c.state, "on_time": c.on_time}))
-            .collect();
-    } else if let Some(t) = si.on_time {
-        doc["on_time"] = json!(t);
+/// Resolves the host and connects (probing the family unless given).
+pub async fn open(args: &DeviceArgs) -> Result<Device> {
+    open_as(args, args.family).await
+}
+
+async fn open_as(args: &DeviceArgs, family: Option<Family>) -> Result<Device> {
+    let (ip, port) = target::resolve(&args.host).await.map_err(|e| usage(format!("{e:#}")))?;
+    Ok(Device::connect(ip, &connect_options(args, port, family)).await?)
+}
+
+/// The Kasa handle of a device, or a clear error for a Hi-Flying plug.
+fn kasa_only<'a>(dev: &'a Device, what: &str) -> Result<&'a KasaDevice> {
+    match dev.as_kasa() {
+        Some(k) => Ok(k),
+        None => bail!("{}: Hi-Flying plugs have no {what}; only Kasa plugs do", dev.addr()),
     }
-    Ok(doc)
 }
 
-fn find_child<'a>(si: &'a SysInfo, spec: &str) -> Result<&'a plugctl_proto::kasa::ChildInfo> {
-    if si.children.is_empty() {
-        return Err(usage(format!("--child {spec}: {} has no outlets (it is not a strip)", si.model)));
+/// The JSON document `state`, `on`, `off` and `toggle` print: the state plus where.
+fn state_doc(addr: SocketAddr, st: &State) -> Value {
+    let mut doc = json!({ "host": addr.ip().to_string(), "port": addr.port() });
+    if let (Value::Object(d), Ok(Value::Object(s))) = (&mut doc, serde_json::to_value(st)) {
+        d.extend(s);
     }
-    si.child(spec).ok_or_else(|| {
-        usage(format!(
-            "--child {spec}: no such outlet; {} has outlets 0..{} (or their ids)",
-            si.model,
-            si.children.len() - 1
-        ))
-    })
+    doc
 }
 
-fn print_state(doc: &Value, json_out: bool) {
+fn print_state(addr: SocketAddr, st: &State, json_out: bool) {
     if json_out {
-        return output::json_line(doc);
+        return output::json_line(&state_doc(addr, st));
     }
-    let name = doc["alias"].as_str().unwrap_or("");
-    let on = doc["on"].as_bool().unwrap_or(false);
-    let mut line = format!(
-        "{} \"{}\" at {}:{} is {}",
-        doc["model"].as_str().unwrap_or("?"),
-        name,
-        doc["host"].as_str().unwrap_or("?"),
-        doc["port"],
-        output::on_off(on).to_uppercase()
-    );
-    if let (true, Some(t)) = (on, doc["on_time"].as_u64()) {
+    let mut line =
+        format!("{} \"{}\" at {addr} is {}", st.model, st.alias, output::on_off(st.on).to_uppercase());
+    if let (true, Some(t)) = (st.on, st.on_time) {
         line.push_str(&format!(" (on for {})", output::duration(t)));
     }
     println!("{line}");
-    if let Some(children) = doc["children"].as_array() {
-        let rows: Vec<Vec<String>> = children
+    if !st.children.is_empty() {
+        let rows: Vec<Vec<String>> = st
+            .children
             .iter()
             .map(|c| {
-                vec![
-                    c["index"].to_string(),
-                    c["alias"].as_str().unwrap_or("").to_string(),
-                    output::on_off(c["on"].as_bool().unwrap_or(false)).to_string(),
-                    c["id"].as_str().unwrap_or("").to_string(),
-                ]
+                vec![c.index.to_string(), c.alias.clone(), output::on_off(c.on).to_string(), c.id.clone()]
             })
             .collect();
         print!("{}", output::table(&["#", "ALIAS", "STATE", "ID"], &rows));
     }
 }
 
+/// Checks `--child` against the device before acting, for a clear message.
+async fn check_child(dev: &Device, child: Option<&str>) -> Result<()> {
+    let Some(spec) = child else { return Ok(()) };
+    match dev {
+        Device::Hf(_) => Err(usage(format!("--child {spec}: Hi-Flying plugs have a single outlet"))),
+        Device::Kasa(k) => {
+            let si = k.sysinfo().await?;
+            if si.children.is_empty() {
+                return Err(usage(format!(
+                    "--child {spec}: {} has no outlets (it is not a strip)",
+                    si.model
+                )));
+            }
+            if si.child(spec).is_none() {
+                return Err(usage(format!(
+                    "--child {spec}: no such outlet; {} has outlets 0..{} (or their ids)",
+                    si.model,
+                    si.children.len() - 1
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// `plugctl state`.
 pub async fn state(args: &DeviceArgs) -> Result<()> {
-    let t = open(args).await?;
-    let si = t.dev.sysinfo().await?;
-    print_state(&state_doc(t.addr, &si, args.child.as_deref())?, args.json);
+    let dev = open(args).await?;
+    check_child(&dev, args.child.as_deref()).await?;
+    let st = dev.state(args.child.as_deref()).await?;
+    print_state(dev.addr(), &st, args.json);
     Ok(())
 }
 
 /// `plugctl on|off|toggle`: switch, then read the state back from the device.
 pub async fn switch(args: &DeviceArgs, to: Option<bool>) -> Result<()> {
-    let t = open(args).await?;
-    if let Some(c) = &args.child {
-        // Validate the outlet before switching anything, for a clear message.
-        find_child(&t.dev.sysinfo().await?, c)?;
-    }
+    let dev = open(args).await?;
+    let child = args.child.as_deref();
+    check_child(&dev, child).await?;
     match to {
-        Some(on) => t.dev.set_power(on, args.child.as_deref()).await?,
+        Some(on) => dev.set_power(on, child).await?,
         None => {
-            t.dev.toggle(args.child.as_deref()).await?;
+            dev.toggle(child).await?;
         }
     }
-    let si = t.dev.sysinfo().await?;
-    print_state(&state_doc(t.addr, &si, args.child.as_deref())?, args.json);
+    let st = dev.state(child).await?;
+    print_state(dev.addr(), &st, args.json);
     Ok(())
 }
 
 /// `plugctl info`.
 pub async fn info(args: &DeviceArgs) -> Result<()> {
-    let t = open(args).await?;
-    let resp = t.dev.query(&Request::get_sysinfo()).await?;
-    let mut map =
-        resp.result("system", "get_sysinfo").map_err(|e| anyhow::anyhow!("{}: {e}", t.addr))?.clone();
-    map.remove("err_code");
+    let dev = open(args).await?;
+    let map = dev.info().await?;
     if args.json {
-        output::json_line(&Value::Object(map));
+        output::json_line(&map);
         return Ok(());
     }
-    let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
-    for (k, v) in &map {
-        let shown = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        println!("{k:width$}  {shown}");
-    }
+    print_tree(&map, "");
     Ok(())
+}
+
+/// Prints an object as aligned `key  value` lines (nested objects as `a.b`).
+fn print_tree(v: &Value, prefix: &str) {
+    let Value::Object(map) = v else {
+        println!("{prefix}{v}");
+        return;
+    };
+    let width = map.keys().map(|k| k.len() + prefix.len()).max().unwrap_or(0);
+    for (k, v) in map {
+        match v {
+            Value::Object(_) => print_tree(v, &format!("{prefix}{k}.")),
+            Value::String(s) => println!("{:width$}  {s}", format!("{prefix}{k}")),
+            Value::Null => {}
+            other => println!("{:width$}  {other}", format!("{prefix}{k}")),
+        }
+    }
 }
 
 /// `plugctl energy`.
 pub async fn energy(args: &DeviceArgs) -> Result<()> {
-    let t = open(args).await?;
-    let r = t.dev.energy(args.child.as_deref()).await?;
-    let mut doc = json!({
-        "host": t.addr.ip().to_string(),
-        "port": t.addr.port(),
-        "power_w": r.power_w,
-        "voltage_v": r.voltage_v,
-        "current_a": r.current_a,
-        "total_kwh": r.total_kwh,
-    });
-    if let Some(c) = &args.child {
-        doc["child"] = json!(c);
-    }
+    let dev = open(args).await?;
+    check_child(&dev, args.child.as_deref()).await?;
+    let e = dev.energy(args.child.as_deref()).await?;
+    let addr = dev.addr();
     if args.json {
+        let mut doc = json!({
+            "host": addr.ip().to_string(),
+            "port": addr.port(),
+            "family": dev.family(),
+            "power_w": e.power_w,
+            "voltage_v": e.voltage_v,
+            "current_a": e.current_a,
+            "total_kwh": e.total_kwh,
+        });
+        if let Some(f) = e.frequency_hz {
+            doc["frequency_hz"] = json!(f);
+        }
+        if let Some(c) = &args.child {
+            doc["child"] = json!(c);
+        }
         output::json_line(&doc);
     } else {
-        println!("power    {:>10.3} W", r.power_w);
-        println!("voltage  {:>10.3} V", r.voltage_v);
-        println!("current  {:>10.3} A", r.current_a);
-        println!("total    {:>10.3} kWh", r.total_kwh);
+        println!("power    {:>10.3} W", e.power_w);
+        println!("voltage  {:>10.3} V", e.voltage_v);
+        println!("current  {:>10.3} A", e.current_a);
+        if let Some(f) = e.frequency_hz {
+            println!("freq     {f:>10.3} Hz");
+        }
+        println!("total    {:>10.3} kWh", e.total_kwh);
     }
     Ok(())
 }
@@ -184,20 +201,20 @@ pub async fn energy(args: &DeviceArgs) -> Result<()> {
 /// `plugctl alias`.
 pub async fn alias(args: &AliasArgs) -> Result<()> {
     let d = &args.device;
-    let t = open(d).await?;
-    if let Some(new) = &args.new {
-        if new.is_empty() {
-            return Err(usage("the new alias is empty"));
-        }
-        t.dev.set_alias(new, d.child.as_deref()).await?;
+    if args.new.as_deref() == Some("") {
+        return Err(usage("the new alias is empty"));
     }
-    let si = t.dev.sysinfo().await?;
-    let alias = match &d.child {
-        Some(c) => find_child(&si, c)?.alias.clone(),
-        None => si.alias.clone(),
-    };
+    let dev = open(d).await?;
+    let k = kasa_only(&dev, "name")?;
+    check_child(&dev, d.child.as_deref()).await?;
+    if let Some(new) = &args.new {
+        k.set_alias(new, d.child.as_deref()).await?;
+    }
+    let alias = dev.state(d.child.as_deref()).await?.alias;
     if d.json {
-        output::json_line(&json!({"host": t.addr.ip().to_string(), "port": t.addr.port(), "alias": alias}));
+        output::json_line(
+            &json!({"host": dev.addr().ip().to_string(), "port": dev.addr().port(), "alias": alias}),
+        );
     } else {
         println!("{alias}");
     }
@@ -207,16 +224,21 @@ pub async fn alias(args: &AliasArgs) -> Result<()> {
 /// `plugctl led`.
 pub async fn led(args: &LedArgs) -> Result<()> {
     let d = &args.device;
-    let t = open(d).await?;
+    let dev = open(d).await?;
+    let k = kasa_only(&dev, "status LED control")?;
     if let Some(state) = args.state {
-        t.dev.set_led(state == OnOff::On).await?;
+        k.set_led(state == OnOff::On).await?;
     }
-    let si = t.dev.sysinfo().await?;
-    let on = !si.led_off.context("the device does not report its LED state (no led_off field)")?;
+    let si = k.sysinfo().await?;
+    let Some(off) = si.led_off else {
+        bail!("{}: the device does not report its LED state (no led_off field)", dev.addr());
+    };
     if d.json {
-        output::json_line(&json!({"host": t.addr.ip().to_string(), "port": t.addr.port(), "led": on}));
+        output::json_line(
+            &json!({"host": dev.addr().ip().to_string(), "port": dev.addr().port(), "led": !off}),
+        );
     } else {
-        println!("led {}", output::on_off(on));
+        println!("led {}", output::on_off(!off));
     }
     Ok(())
 }
@@ -229,32 +251,58 @@ pub async fn reboot(args: &RebootArgs) -> Result<()> {
             "--delay 0 makes the plug reboot at once without replying, so success cannot be confirmed; use --delay 1 or more",
         ));
     }
-    let t = open(d).await?;
-    t.dev.reboot(args.delay).await?;
+    let dev = open(d).await?;
+    kasa_only(&dev, "reboot command")?.reboot(args.delay).await?;
+    let addr = dev.addr();
     if d.json {
         output::json_line(
-            &json!({"host": t.addr.ip().to_string(), "port": t.addr.port(), "reboot_in_s": args.delay}),
+            &json!({"host": addr.ip().to_string(), "port": addr.port(), "reboot_in_s": args.delay}),
         );
     } else {
-        println!("{} reboots in {} s", t.addr, args.delay);
+        println!("{addr} reboots in {} s", args.delay);
     }
     Ok(())
+}
+
+/// Whether a raw command is a Hi-Flying AT line rather than Kasa JSON.
+fn is_at_line(cmd: &str) -> bool {
+    cmd.trim_start().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT"))
 }
 
 /// `plugctl raw`.
 pub async fn raw(args: &RawArgs) -> Result<()> {
     let d = &args.device;
-    let parsed: Value = serde_json::from_str(&args.command)
-        .map_err(|e| usage(format!("the command is not valid JSON: {e}")))?;
-    if !parsed.is_object() {
-        return Err(usage("the command must be a JSON object like {\"system\":{\"get_sysinfo\":{}}}"));
-    }
-    let t = open(d).await?;
-    let reply = t.dev.query_raw(&parsed.to_string()).await?;
-    if d.json {
-        output::json_line(&reply);
+    let cmd = args.command.as_str();
+    let family = if is_at_line(cmd) {
+        if d.family == Some(Family::Kasa) {
+            return Err(usage("an AT line is a Hi-Flying command; Kasa plugs take JSON"));
+        }
+        Family::Hf
     } else {
-        println!("{}", serde_json::to_string_pretty(&reply).unwrap_or_else(|_| reply.to_string()));
+        let parsed: Value = serde_json::from_str(cmd)
+            .map_err(|e| usage(format!("the command is neither Kasa JSON ({e}) nor a Hi-Flying AT line")))?;
+        if !parsed.is_object() {
+            return Err(usage("a Kasa command is a JSON object like {\"system\":{\"get_sysinfo\":{}}}"));
+        }
+        if d.family == Some(Family::Hf) {
+            return Err(usage("Hi-Flying plugs take AT lines like 'AT+YZOUT', not JSON"));
+        }
+        Family::Kasa
+    };
+    let dev = open_as(d, Some(family)).await?;
+    let command = match family {
+        Family::Kasa => {
+            serde_json::from_str::<Value>(cmd).map(|v| v.to_string()).unwrap_or_else(|_| cmd.to_string())
+        }
+        Family::Hf => cmd.trim().to_string(),
+    };
+    match dev.raw(&command).await? {
+        RawReply::Json(reply) if d.json => output::json_line(&reply),
+        RawReply::Json(reply) => {
+            println!("{}", serde_json::to_string_pretty(&reply).unwrap_or_else(|_| reply.to_string()))
+        }
+        RawReply::Text(text) if d.json => output::json_line(&json!({ "reply": text.trim_end() })),
+        RawReply::Text(text) => println!("{}", text.trim_end()),
     }
     Ok(())
 }

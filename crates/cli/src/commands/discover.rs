@@ -1,40 +1,19 @@
-//! `plugctl discover`: broadcast discovery, or unicast probing of explicit hosts.
+//! `plugctl discover`: broadcast discovery of both families, or probing of explicit hosts.
 
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Result;
 use futures::StreamExt;
-use plugctl_client::kasa::{discover, probe, Discovered, DiscoveryConfig};
-use plugctl_proto::kasa::DEFAULT_PORT;
+use plugctl_client::{
+    device::{discover, DiscoverOptions},
+    hf::{HfConfig, HfDiscoveryConfig},
+    kasa::{ClientConfig, DiscoveryConfig},
+    ConnectOptions, Device, Family,
+};
 use serde_json::{json, Value};
 
 use super::usage;
 use crate::{args::DiscoverArgs, output, target};
-
-/// The JSON line printed for one found device.
-pub fn doc(d: &Discovered) -> Value {
-    let si = &d.sysinfo;
-    let mut v = json!({
-        "host": d.addr.ip().to_string(),
-        "port": d.addr.port(),
-        "family": "kasa",
-        "model": si.model,
-        "mac": si.mac,
-        "alias": si.alias,
-        "on": si.is_on(),
-        "device_id": si.device_id,
-        "kind": si.kind(),
-        "hw_ver": si.hw_ver,
-        "sw_ver": si.sw_ver,
-    });
-    if let Some(r) = si.rssi {
-        v["rssi"] = json!(r);
-    }
-    if !si.children.is_empty() {
-        v["outlets"] = json!(si.children.len());
-    }
-    v
-}
 
 const COLUMNS: [(&str, usize); 6] =
     [("HOST", 22), ("MODEL", 11), ("MAC", 18), ("STATE", 6), ("FAMILY", 7), ("ALIAS", 0)];
@@ -49,7 +28,8 @@ fn header() -> String {
         .to_string()
 }
 
-fn row(v: &Value) -> String {
+/// One table row for a found device's JSON document.
+pub fn row(v: &Value) -> String {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
     let cells = [
         format!("{}:{}", s("host"), v["port"]),
@@ -69,53 +49,117 @@ fn row(v: &Value) -> String {
         .to_string()
 }
 
+/// Prints found devices as they come: JSON lines or a table.
+struct Printer {
+    json: bool,
+    found: usize,
+}
+
+impl Printer {
+    fn emit(&mut self, v: &Value) {
+        if self.json {
+            output::json_line(v);
+        } else {
+            if self.found == 0 {
+                println!("{}", header());
+            }
+            println!("{}", row(v));
+        }
+        self.found += 1;
+    }
+}
+
+/// Broadcast discovery options for the given target and families.
+pub fn options(
+    target: std::net::IpAddr,
+    args_port: u16,
+    hf_port: u16,
+    hf_control_port: u16,
+    timeout: Duration,
+    family: Option<Family>,
+) -> DiscoverOptions {
+    let want = |f| family.is_none_or(|x| x == f);
+    DiscoverOptions {
+        kasa: want(Family::Kasa).then(|| DiscoveryConfig {
+            target: SocketAddr::new(target, args_port),
+            timeout,
+            ..DiscoveryConfig::default()
+        }),
+        hf: want(Family::Hf).then(|| HfDiscoveryConfig {
+            target: SocketAddr::new(target, hf_port),
+            timeout,
+            reply_port: hf_port,
+            ..HfDiscoveryConfig::default()
+        }),
+        hf_control_port,
+    }
+}
+
 /// Runs discovery, printing each device as soon as it answers.
 pub async fn run(args: &DiscoverArgs) -> Result<()> {
     let timeout = Duration::from_secs_f64(args.timeout);
-    let mut found = 0usize;
-    let emit = |v: Value, found: &mut usize| {
-        if args.json {
-            output::json_line(&v);
-        } else {
-            if *found == 0 {
-                println!("{}", header());
-            }
-            println!("{}", row(&v));
-        }
-        *found += 1;
-    };
+    let mut out = Printer { json: args.json, found: 0 };
     if !args.hosts.is_empty() {
-        let mut addrs: Vec<SocketAddr> = Vec::new();
-        for h in &args.hosts {
-            addrs.push(target::resolve(h, args.port).await.map_err(|e| usage(format!("--host {h}: {e:#}")))?);
-        }
-        let cfg = DiscoveryConfig { timeout, ..DiscoveryConfig::default() };
-        let mut failures = Vec::new();
-        for (addr, res) in probe(&addrs, cfg).await {
-            match res {
-                Ok(d) => emit(doc(&d), &mut found),
-                Err(e) => failures.push(format!("{addr}: {e}")),
-            }
-        }
-        for f in &failures {
-            eprintln!("warning: {f}");
-        }
-        if found == 0 {
-            anyhow::bail!("no device answered ({} probed)", addrs.len());
-        }
-        return Ok(());
+        return probe_hosts(args, timeout, &mut out).await;
     }
-    let target =
-        target::resolve(&args.target, DEFAULT_PORT).await.map_err(|e| usage(format!("--target: {e:#}")))?;
-    let target = SocketAddr::new(target.ip(), args.port);
-    let cfg = DiscoveryConfig { target, timeout, ..DiscoveryConfig::default() };
-    let stream = discover(cfg)?;
-    futures::pin_mut!(stream);
+    let target = target::resolve_host(&args.target).await.map_err(|e| usage(format!("--target: {e:#}")))?;
+    let opts = options(target, args.port, args.hf_port, args.hf_control_port, timeout, args.family);
+    let mut stream = discover(opts)?;
     while let Some(d) = stream.next().await {
-        emit(doc(&d), &mut found);
+        out.emit(&serde_json::to_value(&d)?);
     }
     if !args.json {
-        eprintln!("{found} device(s) found");
+        eprintln!("{} device(s) found", out.found);
+    }
+    Ok(())
+}
+
+/// `--host`: asks each host directly (both families unless `--family`), in parallel.
+async fn probe_hosts(args: &DiscoverArgs, timeout: Duration, out: &mut Printer) -> Result<()> {
+    let kasa = ClientConfig { timeout, retries: 1, ..ClientConfig::default() };
+    let hf = HfConfig {
+        control_port: args.hf_control_port,
+        udp_port: args.hf_port,
+        reply_port: args.hf_port,
+        ..HfConfig::from_client(&kasa)
+    };
+    let mut jobs = Vec::new();
+    for h in &args.hosts {
+        let (ip, port) = target::resolve(h).await.map_err(|e| usage(format!("--host {h}: {e:#}")))?;
+        let opts = ConnectOptions {
+            family: args.family,
+            port: port.or(match args.family {
+                Some(Family::Hf) => None,
+                _ => Some(args.port),
+            }),
+            kasa: kasa.clone(),
+            hf: hf.clone(),
+        };
+        jobs.push(async move {
+            let dev = Device::connect(ip, &opts).await?;
+            let st = dev.state(None).await?;
+            let addr = dev.addr();
+            Ok::<Value, plugctl_client::Error>(json!({
+                "host": addr.ip().to_string(),
+                "port": addr.port(),
+                "family": st.family,
+                "model": st.model,
+                "mac": st.mac,
+                "alias": st.alias,
+                "on": st.on,
+            }))
+        });
+    }
+    let results = futures::future::join_all(jobs).await;
+    let total = results.len();
+    for r in results {
+        match r {
+            Ok(v) => out.emit(&v),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    if out.found == 0 {
+        anyhow::bail!("no device answered ({total} probed)");
     }
     Ok(())
 }

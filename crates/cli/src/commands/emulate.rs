@@ -83,3 +83,96 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
     fleet.shutdown().await;
     Ok(())
 }
+
+/// `plugctl emulate hf`.
+pub async fn hf(args: &crate::args::EmulateHfArgs) -> Result<()> {
+    use plugctl_emulator::hf::{fleet as hf_fleet, FleetConfig as HfFleetConfig, Link, Ports, StartMode};
+
+    if args.count == 0 {
+        return Err(usage("--count must be at least 1"));
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(usage("--time-scale must be a positive number"));
+    }
+    let mode = match args.mode {
+        crate::args::HfMode::Ap => StartMode::Ap,
+        crate::args::HfMode::Sta => StartMode::Sta,
+    };
+    let cfg = HfFleetConfig {
+        count: args.count,
+        base: args.base,
+        mode,
+        other_base: args.home_base,
+        ports: Ports { control: args.port, udp: args.udp_port, http: args.http_port },
+        broadcast: default_broadcast(args.base, args.broadcast),
+        time_scale: args.time_scale,
+        ..HfFleetConfig::default()
+    };
+    let fleet = hf_fleet::start(cfg)
+        .await
+        .with_context(|| format!("cannot start the emulated plugs on {}", args.base))?;
+    let ports = fleet.ports();
+    for p in fleet.plugs() {
+        if args.json {
+            output::json_line(&json!({
+                "family": "hf",
+                "host": p.ip.to_string(),
+                "port": ports.control,
+                "udp_port": ports.udp,
+                "http_port": ports.http,
+                "mac": p.mac.to_string(),
+                "serial": p.serial,
+                "mode": mode.as_str(),
+                "ap_ip": p.ap_ip.to_string(),
+                "home_ip": p.home_ip.to_string(),
+            }));
+        } else {
+            let http = ports.http.map(|h| format!(", HTTP {h}")).unwrap_or_default();
+            println!(
+                "hf HF-LPB100 Reco{} ({}) on {} TCP {} UDP {}{http}  mac {}  (home address {})",
+                p.serial,
+                mode.as_str(),
+                p.ip,
+                ports.control,
+                ports.udp,
+                p.mac,
+                p.home_ip
+            );
+        }
+    }
+    // Report reboots and address changes (e.g. after `wifi join`) as they happen.
+    for i in 0..fleet.len() {
+        let Some(plug) = fleet.plug(i) else { continue };
+        let mut rx = plug.watch();
+        let (json_out, serial) = (args.json, plug.serial().to_string());
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let st = rx.borrow_and_update().clone();
+                let link = match &st.link {
+                    Link::Ap => "ap".to_string(),
+                    Link::Station { ssid } => format!("sta:{ssid}"),
+                    Link::Both { ssid } => format!("apsta:{ssid}"),
+                };
+                let addrs: Vec<String> = st.addresses.iter().map(|a| a.to_string()).collect();
+                if json_out {
+                    output::json_line(&json!({
+                        "event": "status", "serial": serial, "online": st.online,
+                        "link": link, "addresses": addrs, "boots": st.boots,
+                    }));
+                } else {
+                    println!(
+                        "plug Reco{serial}: {} {link} on {}",
+                        if st.online { "online" } else { "rebooting" },
+                        addrs.join(", ")
+                    );
+                }
+            }
+        });
+    }
+    if !args.json {
+        println!("Ctrl-C to stop");
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    fleet.shutdown().await;
+    Ok(())
+}

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod device;
 pub mod discover;
 pub mod emulate;
+pub mod wifi;
 
 /// A mistake in the command line that clap cannot catch (exit code 2).
 #[derive(Debug, thiserror::Error)]

@@ -100,6 +100,11 @@ impl EmuDevice {
     pub fn target(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+
+    /// The Hi-Flying UDP port (as announced), as text for command lines.
+    pub fn udp_port(&self) -> String {
+        self.info["udp_port"].as_u64().expect("udp_port announced").to_string()
+    }
 }
 
 /// A `plugctl emulate …` child process, killed on drop.
@@ -113,6 +118,14 @@ impl Emulator {
     /// `count` devices.
     pub fn kasa(extra: &[&str], count: usize) -> Self {
         let mut args = vec!["emulate", "kasa", "--json", "--port", "0"];
+        args.extend_from_slice(extra);
+        Self::start(&args, count)
+    }
+
+    /// Starts `plugctl emulate hf --json --port 0 --udp-port 0 EXTRA…` and waits until it has
+    /// announced `count` plugs.
+    pub fn hf(extra: &[&str], count: usize) -> Self {
+        let mut args = vec!["emulate", "hf", "--json", "--port", "0", "--udp-port", "0"];
         args.extend_from_slice(extra);
         Self::start(&args, count)
     }
