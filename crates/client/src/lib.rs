@@ -36,6 +36,8 @@ pub mod device;
 pub mod error;
 pub mod hf;
 pub mod kasa;
+mod stats;
 
 pub use device::{ConnectOptions, Device, Family};
 pub use error::{Error, Op, Result};
+pub use stats::ConnectionStats;

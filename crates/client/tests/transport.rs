@@ -8,7 +8,7 @@ use std::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::{quick, read_request, spawn, spawn_answering, write_reply};
@@ -132,15 +132,11 @@ async fn refused_port_fails_at_once_with_one_connect_attempt() {
     let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let cfg = ClientConfig { backoff: Duration::from_secs(5), ..ClientConfig::default() };
     let dev = KasaDevice::new(addr, cfg);
-    let t0 = Instant::now();
+    // With a 5 s back-off, a retry would also show in the counters below.
     let err = dev.query(&Request::get_sysinfo()).await.unwrap_err();
-    assert!(t0.elapsed() < Duration::from_secs(4), "a refusal must not be retried");
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
     assert!(!err.is_retryable());
-    assert_eq!(
-        err.to_string(),
-        format!("{addr}: connection refused (is this a Kasa plug with legacy firmware?)")
-    );
+    assert_eq!(err.to_string(), format!("{addr}: connection refused"));
     let st = dev.stats();
     assert_eq!((st.connect_attempts, st.connections, st.attempts, st.retries), (1, 0, 1, 0));
 }

@@ -93,8 +93,7 @@ impl HfConfig {
     /// The pause before retry number `retry` (0-based): `backoff · 2^retry`, capped at
     /// `max_backoff`.
     pub fn backoff_for(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
-        self.backoff.checked_mul(factor).unwrap_or(Duration::MAX).min(self.max_backoff)
+        crate::stats::backoff(self.backoff, self.max_backoff, retry)
     }
 }
 

@@ -20,11 +20,7 @@
 //!   once. After any error, or when a caller drops a request mid-exchange, the connection is
 //!   dropped.
 
-use std::{
-    io,
-    net::SocketAddr,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use std::{io, net::SocketAddr};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -36,38 +32,7 @@ use tracing::{debug, trace};
 
 use super::{config::HfConfig, failure::HfFailure, udp::deadline_after};
 use crate::error::{Error, Op, Result};
-
-/// Counters of what a device handle did on the network, for metrics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HfStats {
-    /// TCP connects started (successful or not).
-    pub connect_attempts: u64,
-    /// TCP connections established.
-    pub connections: u64,
-    /// Control commands submitted.
-    pub requests: u64,
-    /// Exchanges attempted (commands plus retries plus transparent resends).
-    pub attempts: u64,
-    /// Retries after a failed attempt (each one counted against `retries`).
-    pub retries: u64,
-    /// Transparent reconnects because the plug had closed the kept connection (not counted
-    /// as failures).
-    pub reconnects: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    connect_attempts: AtomicU64,
-    connections: AtomicU64,
-    requests: AtomicU64,
-    attempts: AtomicU64,
-    retries: AtomicU64,
-    reconnects: AtomicU64,
-}
-
-fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
+use crate::stats::{bump, ConnectionStats, Counters};
 
 /// A kept connection.
 struct Live {
@@ -126,17 +91,8 @@ impl Connection {
         &self.cfg
     }
 
-    pub(crate) fn stats(&self) -> HfStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        HfStats {
-            connect_attempts: get(&c.connect_attempts),
-            connections: get(&c.connections),
-            requests: get(&c.requests),
-            attempts: get(&c.attempts),
-            retries: get(&c.retries),
-            reconnects: get(&c.reconnects),
-        }
+    pub(crate) fn stats(&self) -> ConnectionStats {
+        self.counters.snapshot()
     }
 
     /// Waits for the device to be free and keeps it busy while the guard lives.

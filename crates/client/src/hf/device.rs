@@ -13,11 +13,12 @@ use tracing::{debug, trace};
 use super::{
     clock,
     config::HfConfig,
-    connection::{Connection, HfStats},
+    connection::Connection,
     failure::HfFailure,
     udp::{any_addr_for, deadline_after, recv_optional, tokio_udp, ReplyPort},
 };
 use crate::error::{Error, Op, Result};
+use crate::stats::ConnectionStats;
 
 /// The plug's state as its `YZ-RECOSCAN` reply reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -116,7 +117,7 @@ impl HfDevice {
     }
 
     /// Network counters of the control channel.
-    pub fn stats(&self) -> HfStats {
+    pub fn stats(&self) -> ConnectionStats {
         self.conn.stats()
     }
 

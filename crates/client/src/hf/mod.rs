@@ -55,8 +55,9 @@ pub mod failure;
 mod udp;
 pub mod wifi;
 
+/// Counters of what a plug handle did on the network (the same type for both families).
+pub use crate::stats::ConnectionStats as HfStats;
 pub use config::HfConfig;
-pub use connection::HfStats;
 pub use device::{HfDevice, HfInfo, HfState};
 pub use discovery::{discover, discover_all, HfDiscovered, HfDiscovery, HfDiscoveryConfig};
 pub use failure::HfFailure;

@@ -18,12 +18,7 @@
 //!   mid-exchange (e.g. its own timeout), and when bytes nobody asked for are waiting on a
 //!   kept connection.
 
-use std::{
-    io,
-    mem::MaybeUninit,
-    net::SocketAddr,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use std::{io, mem::MaybeUninit, net::SocketAddr};
 
 use plugctl_proto::kasa::{
     cipher,
@@ -40,38 +35,7 @@ use tracing::{debug, trace};
 
 use super::config::ClientConfig;
 use crate::error::{Error, Op, Result};
-
-/// Counters of what a device handle did on the network, for metrics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConnectionStats {
-    /// TCP connects started (successful or not).
-    pub connect_attempts: u64,
-    /// TCP connections established.
-    pub connections: u64,
-    /// Requests submitted (calls of `query`, `query_raw`, …).
-    pub requests: u64,
-    /// Exchanges attempted (requests plus retries plus transparent resends).
-    pub attempts: u64,
-    /// Retries after a failed attempt (each one counted against `retries`).
-    pub retries: u64,
-    /// Transparent reconnects because the device had closed a kept connection; not
-    /// counted as failures.
-    pub reconnects: u64,
-}
-
-#[derive(Default)]
-struct Counters {
-    connect_attempts: AtomicU64,
-    connections: AtomicU64,
-    requests: AtomicU64,
-    attempts: AtomicU64,
-    retries: AtomicU64,
-    reconnects: AtomicU64,
-}
-
-fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
+use crate::stats::{bump, ConnectionStats, Counters};
 
 /// A kept connection.
 struct Live {
@@ -134,16 +98,7 @@ impl Connection {
     }
 
     pub(crate) fn stats(&self) -> ConnectionStats {
-        let c = &self.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ConnectionStats {
-            connect_attempts: get(&c.connect_attempts),
-            connections: get(&c.connections),
-            requests: get(&c.requests),
-            attempts: get(&c.attempts),
-            retries: get(&c.retries),
-            reconnects: get(&c.reconnects),
-        }
+        self.counters.snapshot()
     }
 
     /// Closes the kept connection, if any (after the request in flight, if any).

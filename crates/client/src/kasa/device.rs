@@ -8,11 +8,9 @@ use std::{
 use plugctl_proto::kasa::{EmeterReading, Request, Response, SysInfo};
 use serde_json::Value;
 
-use super::{
-    config::ClientConfig,
-    connection::{Connection, ConnectionStats},
-};
+use super::{config::ClientConfig, connection::Connection};
 use crate::error::{Error, Result};
+use crate::stats::ConnectionStats;
 
 /// A handle on one Kasa device at a TCP address (normally port 9999).
 ///

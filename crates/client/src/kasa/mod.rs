@@ -13,8 +13,8 @@ mod connection;
 pub mod device;
 pub mod discovery;
 
+pub use crate::stats::ConnectionStats;
 pub use config::ClientConfig;
-pub use connection::ConnectionStats;
 pub use device::KasaDevice;
 pub use discovery::{discover, discover_all, probe, Discovered, Discovery, DiscoveryConfig};
 pub use plugctl_proto::kasa::{
