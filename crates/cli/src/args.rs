@@ -42,6 +42,8 @@ pub enum Command {
     Reboot(RebootArgs),
     /// Send a raw command (Kasa JSON or a Hi-Flying AT line) and print the plug's reply.
     Raw(RawArgs),
+    /// Switch after a delay: add, list, delete or clear the plug's countdown.
+    Countdown(CountdownArgs),
     /// Wi-Fi set-up: list networks a plug sees, or put it on a network.
     #[command(subcommand)]
     Wifi(WifiCommand),
@@ -58,25 +60,25 @@ pub struct DeviceArgs {
     /// The plug: HOST or HOST:PORT (default port 9999 for Kasa, 8899 for Hi-Flying).
     pub host: String,
     /// Device family; detected by probing (Kasa on 9999, then Hi-Flying on 8899) if omitted.
-    #[arg(long, value_name = "kasa|hf", value_parser = parse_family)]
+    #[arg(long, global = true, value_name = "kasa|hf", value_parser = parse_family)]
     pub family: Option<Family>,
     /// Hi-Flying UDP port (discovery, state, Wi-Fi set-up).
-    #[arg(long, value_name = "P", default_value_t = 48899)]
+    #[arg(long, global = true, value_name = "P", default_value_t = 48899)]
     pub udp_port: u16,
     /// Hi-Flying set-up ("assist") password, if the vendor changed the factory one.
-    #[arg(long, value_name = "PASS", default_value = "HF-A11ASSISTHREAD")]
+    #[arg(long, global = true, value_name = "PASS", default_value = "HF-A11ASSISTHREAD")]
     pub assist_password: String,
     /// Strip outlet: full child id, its 2-digit suffix, or 0-based index.
-    #[arg(long, value_name = "ID|INDEX")]
+    #[arg(long, global = true, value_name = "ID|INDEX")]
     pub child: Option<String>,
     /// Seconds to wait for connect and for each reply (per attempt).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub timeout: f64,
     /// Retries after a timeout, reset or garbled reply (never after "connection refused").
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    #[arg(long, global = true, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
     /// Print one JSON document instead of text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 
@@ -154,6 +156,42 @@ pub struct RawArgs {
     /// The command: Kasa JSON like '{"system":{"get_sysinfo":{}}}', or a Hi-Flying AT line
     /// like 'AT+YZOUT'.
     pub command: String,
+}
+
+/// `plugctl countdown`.
+#[derive(Debug, Args)]
+pub struct CountdownArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CountdownAction,
+}
+
+/// `plugctl countdown HOST …`.
+#[derive(Debug, Subcommand)]
+pub enum CountdownAction {
+    /// Start a countdown (Kasa plugs keep one; a new one replaces it).
+    Add {
+        /// Delay, e.g. 90s, 5m, 1h30m (Hi-Flying plugs: whole minutes, 1m to 2000m).
+        #[arg(long = "in", value_name = "DURATION", value_parser = parse_duration)]
+        delay: u64,
+        /// Switch on when it ends.
+        #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+        on: bool,
+        /// Switch off when it ends.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Show the countdown (Kasa).
+    List,
+    /// Delete one countdown by id (Kasa).
+    Delete {
+        /// The rule id.
+        id: String,
+    },
+    /// Delete every countdown (Kasa).
+    Clear,
 }
 
 /// `plugctl wifi`.
@@ -260,6 +298,9 @@ pub struct EmulateKasaArgs {
     /// Close the connection after every reply, like old firmware.
     #[arg(long)]
     pub close_after_reply: bool,
+    /// Simulated time runs this many times faster (on_time, energy, countdowns).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub time_scale: f64,
     /// List the built-in models and exit.
     #[arg(long)]
     pub list_models: bool,
@@ -274,6 +315,38 @@ pub struct DemoArgs {
     /// Number of emulated devices.
     #[arg(long, short = 'n', default_value_t = 6)]
     pub count: usize,
+}
+
+/// Parses `90s`, `5m`, `1h30m`, `2h` into seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let bad = || format!("`{s}` is not a duration like 90s, 5m or 1h30m");
+    let (mut total, mut num) = (0u64, String::new());
+    if s.trim().is_empty() {
+        return Err(bad());
+    }
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        total = n.checked_mul(unit).and_then(|x| total.checked_add(x)).ok_or_else(bad)?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        return Err(format!("`{s}` needs a unit: s, m, h or d (e.g. {s}m)"));
+    }
+    if total == 0 || total > 30 * 86_400 {
+        return Err(format!("`{s}` is out of range (1s to 30d)"));
+    }
+    Ok(total)
 }
 
 fn parse_family(s: &str) -> Result<Family, String> {

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cmd: Command) -> anyhow::Result<()> {
-    use commands::{demo, device, discover, emulate, wifi};
+    use commands::{countdown, demo, device, discover, emulate, wifi};
     match cmd {
         Command::Discover(a) => discover::run(&a).await,
         Command::State(a) => device::state(&a).await,
@@ -66,6 +66,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Led(a) => device::led(&a).await,
         Command::Reboot(a) => device::reboot(&a).await,
         Command::Raw(a) => device::raw(&a).await,
+        Command::Countdown(a) => countdown::run(&a).await,
         Command::Wifi(WifiCommand::Scan(a)) => wifi::scan(&a).await,
         Command::Wifi(WifiCommand::Join(a)) => wifi::join(&a).await,
         Command::Emulate(EmulateCommand::Kasa(a)) => emulate::kasa(&a).await,

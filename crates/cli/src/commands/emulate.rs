@@ -41,8 +41,12 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
     if args.count == 0 {
         return Err(usage("--count must be at least 1"));
     }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(usage("--time-scale must be a positive number"));
+    }
     let profile = kasa_profile(args.model.as_deref(), args.profile.as_deref())?;
     let cfg = FleetConfig {
+        time_scale: args.time_scale,
         count: args.count,
         base: args.base,
         port: args.port,

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod countdown;
 pub mod demo;
 pub mod device;
 pub mod discover;
