@@ -264,7 +264,13 @@ fn emulate_lists_models() {
 fn demo_discovers_switches_and_meters() {
     let r = plugctl_with_guard(&["demo"], Duration::from_secs(120));
     let out = r.ok();
-    assert!(out.contains("HS110"), "{out}");
-    assert!(out.contains("kWh") && out.contains(" W"), "{out}");
-    assert!(out.to_lowercase().contains("found"), "{out}");
+    // Both families discovered in one table, every emulated device found.
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("127.")).collect();
+    assert!(rows.iter().any(|l| l.contains(" kasa ") && l.contains("HS110")), "{out}");
+    assert!(rows.iter().any(|l| l.contains(" hf ") && l.contains("HF-LPB100")), "{out}");
+    assert!(out.contains("Found 8 of 8 devices"), "{out}");
+    // One plug of each family switched and metered.
+    assert!(out.contains("Switched kasa") && out.contains("Switched hf"), "{out}");
+    assert_eq!(out.matches("(read back from the plug)").count(), 2, "{out}");
+    assert_eq!(out.matches("energy now:").count(), 2, "{out}");
 }
