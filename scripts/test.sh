@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, with everything it needs installed first.
 # Usage: ./scripts/test.sh            (from a fresh clone with ../shared beside it)
-# Installs when missing: a virtualenv with the pinned python-kasa (interop tests).
+# Installs when missing: a virtualenv with the pinned python-kasa, and the pinned
+# tplink-smarthome-api and tplink-smarthome-simulator from npm (interop tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,6 +22,34 @@ if ! "$venv/bin/kasa" --version 2>/dev/null | grep -q "$PYTHON_KASA_VERSION"; th
 fi
 export PLUGCTL_PYTHON_KASA="$venv/bin/kasa"
 export PLUGCTL_PYTHON="$venv/bin/python"
+
+# tplink-smarthome-api and tplink-smarthome-simulator, pinned in crates/cli/tests/node/package.json
+# and package-lock.json, installed with `npm ci` into .node-interop/ when missing or stale.
+node_src="$root/crates/cli/tests/node"
+node_dir="$root/.node-interop"
+node_interop_current() {
+  cmp -s "$node_src/package.json" "$node_dir/package.json" &&
+    cmp -s "$node_src/package-lock.json" "$node_dir/package-lock.json" &&
+    node -e '
+      const dir = process.argv[1];
+      const pins = require(dir + "/package.json").dependencies;
+      for (const [name, want] of Object.entries(pins)) {
+        const got = require(dir + "/node_modules/" + name + "/package.json").version;
+        if (got !== want) process.exit(1);
+      }' "$node_dir" 2>/dev/null
+}
+if ! command -v npm >/dev/null 2>&1; then
+  echo "==> node/npm missing; installing them with apt-get"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! node_interop_current; then
+  echo "==> installing tplink-smarthome-api and tplink-smarthome-simulator into $node_dir"
+  mkdir -p "$node_dir"
+  cp "$node_src/package.json" "$node_src/package-lock.json" "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  node_interop_current || { echo "error: node interop install in $node_dir is incomplete" >&2; exit 1; }
+fi
+export PLUGCTL_NODE_INTEROP="$node_dir"
 
 # --- fixtures: real device dumps beside the repository --------------------------------------
 if [ -z "${PLUGCTL_FIXTURES:-}" ]; then

@@ -32,8 +32,8 @@ pub enum Command {
     Toggle(DeviceArgs),
     /// Show everything the plug reports about itself.
     Info(DeviceArgs),
-    /// Show the energy meter's realtime reading.
-    Energy(DeviceArgs),
+    /// Show the energy meter: realtime, per day of a month, per month of a year; erase.
+    Energy(crate::commands::energy::EnergyArgs),
     /// Show or set the plug's name.
     Alias(AliasArgs),
     /// Show or set the status LED.
@@ -44,6 +44,22 @@ pub enum Command {
     Raw(RawArgs),
     /// Switch after a delay: add, list, delete or clear the plug's countdown.
     Countdown(CountdownArgs),
+    /// Show, set or sync the plug's clock and time zone.
+    Time(crate::commands::time::TimeArgs),
+    /// The plug's own schedule: list, add, edit, delete, clear, enable, disable.
+    Schedule(crate::commands::schedule::ScheduleArgs),
+    /// Away mode (random switching while away): list, add, delete, clear, enable, disable.
+    Away(crate::commands::away::AwayArgs),
+    /// The TP-Link cloud binding: info, bind, unbind, server.
+    Cloud(crate::commands::cloud::CloudArgs),
+    /// Show or set the plug's location (used for sunrise and sunset rules).
+    Location(crate::commands::system::LocationArgs),
+    /// Factory-reset the plug (asks for --yes).
+    Reset(crate::commands::system::ResetArgs),
+    /// Show or set a dimmer's brightness.
+    Brightness(crate::commands::system::BrightnessArgs),
+    /// Decode captured Kasa and Hi-Flying traffic (hex, pcap or pcapng).
+    Decode(crate::commands::decode::DecodeArgs),
     /// Wi-Fi set-up: list networks a plug sees, or put it on a network.
     #[command(subcommand)]
     Wifi(WifiCommand),
@@ -80,6 +96,12 @@ pub struct DeviceArgs {
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// HTTP port probed for newer (KLAP) firmware when port 9999 refuses (tests).
+    #[arg(long, global = true, hide = true, value_name = "P", default_value_t = plugctl_client::kasa::klap::DEFAULT_HTTP_PORT)]
+    pub klap_http_port: u16,
+    /// UDP discovery port probed for newer (KLAP) firmware when port 9999 refuses (tests).
+    #[arg(long, global = true, hide = true, value_name = "P", default_value_t = plugctl_client::kasa::klap::DEFAULT_UDP_PORT)]
+    pub klap_udp_port: u16,
 }
 
 /// `plugctl discover`.
@@ -298,9 +320,23 @@ pub struct EmulateKasaArgs {
     /// Close the connection after every reply, like old firmware.
     #[arg(long)]
     pub close_after_reply: bool,
-    /// Simulated time runs this many times faster (on_time, energy, countdowns).
+    /// Simulated time runs this many times faster (on_time, energy, countdowns, schedules,
+    /// away mode).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Behave like a plug on newer (KLAP) firmware: no port-9999 service, only the KLAP
+    /// handshake and discovery answer (automatic for a --profile dump of such a plug).
+    #[arg(long)]
+    pub klap: bool,
+    /// KLAP mode: the HTTP handshake port (80 on real plugs; 0 picks a free one).
+    #[arg(long, value_name = "P", default_value_t = 80)]
+    pub klap_http_port: u16,
+    /// KLAP mode: the UDP discovery port (20002 on real plugs; 0 picks a free one).
+    #[arg(long, value_name = "P", default_value_t = 20002)]
+    pub klap_udp_port: u16,
+    /// KLAP mode: refuse connections on --port instead of closing them without a reply.
+    #[arg(long)]
+    pub klap_refuse: bool,
     /// List the built-in models and exit.
     #[arg(long)]
     pub list_models: bool,

@@ -53,7 +53,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cmd: Command) -> anyhow::Result<()> {
-    use commands::{countdown, demo, device, discover, emulate, wifi};
+    use commands::{
+        away, cloud, countdown, decode, demo, device, discover, emulate, energy, schedule, system, time, wifi,
+    };
     match cmd {
         Command::Discover(a) => discover::run(&a).await,
         Command::State(a) => device::state(&a).await,
@@ -61,12 +63,20 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Off(a) => device::switch(&a, Some(false)).await,
         Command::Toggle(a) => device::switch(&a, None).await,
         Command::Info(a) => device::info(&a).await,
-        Command::Energy(a) => device::energy(&a).await,
+        Command::Energy(a) => energy::run(&a).await,
         Command::Alias(a) => device::alias(&a).await,
         Command::Led(a) => device::led(&a).await,
         Command::Reboot(a) => device::reboot(&a).await,
         Command::Raw(a) => device::raw(&a).await,
         Command::Countdown(a) => countdown::run(&a).await,
+        Command::Time(a) => time::run(&a).await,
+        Command::Schedule(a) => schedule::run(&a).await,
+        Command::Away(a) => away::run(&a).await,
+        Command::Cloud(a) => cloud::run(&a).await,
+        Command::Location(a) => system::location(&a).await,
+        Command::Reset(a) => system::reset(&a).await,
+        Command::Brightness(a) => system::brightness(&a).await,
+        Command::Decode(a) => decode::run(&a).await,
         Command::Wifi(WifiCommand::Scan(a)) => wifi::scan(&a).await,
         Command::Wifi(WifiCommand::Join(a)) => wifi::join(&a).await,
         Command::Emulate(EmulateCommand::Kasa(a)) => emulate::kasa(&a).await,

@@ -154,6 +154,7 @@ fn strip_outlets_by_index_and_id() {
     // per-outlet energy and alias
     let e = plugctl(&["energy", &t, "--child", "1", "--json"]).json();
     assert!(e["power_w"].as_f64().unwrap() > 0.0);
+    assert_eq!(e["child"], children[1]["id"], "--json names the outlet by its full id");
     assert_eq!(plugctl(&["alias", &t, "Desk lamp", "--child", "4"]).ok().trim(), "Desk lamp");
     assert_eq!(plugctl(&["state", &t, "--json"]).json()["children"][4]["alias"], "Desk lamp");
     // text shows every outlet
@@ -248,6 +249,12 @@ fn discover_probes_explicit_hosts() {
     let lines = plugctl(&args).json_lines();
     assert_eq!(lines.len(), 3);
     assert!(lines.iter().all(|l| l["model"] == "KP115(US)"));
+    // The same fields as broadcast discovery.
+    for l in &lines {
+        assert_eq!(l["device_id"].as_str().map(str::len), Some(40), "{l}");
+        assert_eq!(l["hw_ver"], "1.0", "{l}");
+        assert!(l["sw_ver"].is_string() && l["kind"] == "plug" && l["rssi"].is_i64(), "{l}");
+    }
 }
 
 #[test]

@@ -144,6 +144,15 @@ pub enum Error {
         /// Why the Hi-Flying probe failed.
         hf: Box<Error>,
     },
+    /// The plug runs newer KLAP/AES firmware without the legacy port-9999 service
+    /// (see [`crate::kasa::klap`]). Never retried.
+    #[error("{}: {}", .addr.ip(), crate::kasa::klap::NEWER_FIRMWARE)]
+    NewerFirmware {
+        /// The host and the legacy port that refused or closed.
+        addr: SocketAddr,
+        /// What showed the newer firmware.
+        evidence: crate::kasa::klap::KlapEvidence,
+    },
     /// A Hi-Flying (HF-LPB100) plug failed at the protocol level: a rejected command, an
     /// undecodable reply, no answer to the assist password, … (see
     /// [`HfFailure`](crate::hf::HfFailure); retryable as it says).
@@ -171,6 +180,7 @@ impl Error {
             | Error::NoSuchChild { addr, .. }
             | Error::Unsupported { addr, .. }
             | Error::NoDevice { addr, .. }
+            | Error::NewerFirmware { addr, .. }
             | Error::Hf { addr, .. } => *addr,
         }
     }
@@ -192,7 +202,8 @@ impl Error {
             | Error::InvalidArgument { .. }
             | Error::NoSuchChild { .. }
             | Error::Unsupported { .. }
-            | Error::NoDevice { .. } => false,
+            | Error::NoDevice { .. }
+            | Error::NewerFirmware { .. } => false,
             Error::Hf { error, .. } => error.is_retryable(),
         }
     }

@@ -249,6 +249,7 @@ async fn extreme_config_values_do_not_panic() {
         backoff: Duration::MAX,
         max_backoff: Duration::MAX,
         max_frame: usize::MAX,
+        klap: None,
     };
     let dev = KasaDevice::new(server.addr, cfg);
     let v = dev.query_raw(r#"{"test":{"echo":{"n":3}}}"#).await.unwrap();

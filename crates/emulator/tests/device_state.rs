@@ -521,3 +521,23 @@ fn dimmer_from_a_dump() {
     let r = ask(&mut plug, json!({"smartlife.iot.dimmer": {"get_dimmer_parameters": {}}}), t);
     assert_eq!(r["smartlife.iot.dimmer"], v(MINUS_1));
 }
+
+/// Methods run in the order the request lists them (modules too), as on real devices and in
+/// tplink-smarthome-simulator: a setter before a getter is seen by the getter, and not after.
+#[test]
+fn methods_run_in_request_order() {
+    let t = Instant::now();
+    let mut d = device("hs100-hw2");
+    let set_then_get = br#"{"system":{"set_relay_state":{"state":1},"get_sysinfo":{}}}"#;
+    let r = ask_raw(&mut d, set_then_get, t).expect("a reply");
+    assert_eq!(r["system"]["get_sysinfo"]["relay_state"], 1, "{r}");
+    let get_then_set = br#"{"system":{"get_sysinfo":{},"set_relay_state":{"state":0}}}"#;
+    let r = ask_raw(&mut d, get_then_set, t).expect("a reply");
+    assert_eq!(r["system"]["get_sysinfo"]["relay_state"], 1, "the getter ran first: {r}");
+    let r = ask(&mut d, json!({"system": {"get_sysinfo": {}}}), t);
+    assert_eq!(r["system"]["get_sysinfo"]["relay_state"], 0);
+    // The reply keeps the request's order of keys.
+    let raw = d.handle(br#"{"time":{"get_timezone":{}},"system":{"get_sysinfo":{}}}"#, t).expect("a reply");
+    let text = String::from_utf8(raw).expect("UTF-8");
+    assert!(text.find("\"time\"") < text.find("\"system\""), "{text}");
+}

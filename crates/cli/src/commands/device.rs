@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use plugctl_client::{
     device::{RawReply, State},
     hf::HfConfig,
-    kasa::{ClientConfig, KasaDevice},
+    kasa::{ClientConfig, KasaDevice, KlapProbe},
     ConnectOptions, Device, Family,
 };
 use serde_json::{json, Value};
@@ -24,6 +24,11 @@ pub fn connect_options(args: &DeviceArgs, port: Option<u16>, family: Option<Fami
     let kasa = ClientConfig {
         timeout: Duration::from_secs_f64(args.timeout),
         retries: args.retries,
+        klap: Some(KlapProbe {
+            http_port: args.klap_http_port,
+            udp_port: args.klap_udp_port,
+            timeout: Duration::from_secs_f64(args.timeout.min(2.0)),
+        }),
         ..ClientConfig::default()
     };
     let hf = HfConfig {
@@ -72,6 +77,9 @@ fn print_state(addr: SocketAddr, st: &State, json_out: bool) {
         line.push_str(&format!(" (on for {})", output::duration(t)));
     }
     println!("{line}");
+    if let Some(next) = &st.next_action {
+        println!("next: {}", next.describe());
+    }
     if !st.children.is_empty() {
         let rows: Vec<Vec<String>> = st
             .children
@@ -85,7 +93,7 @@ fn print_state(addr: SocketAddr, st: &State, json_out: bool) {
 }
 
 /// Checks `--child` against the device before acting, for a clear message.
-async fn check_child(dev: &Device, child: Option<&str>) -> Result<()> {
+pub async fn check_child(dev: &Device, child: Option<&str>) -> Result<()> {
     let Some(spec) = child else { return Ok(()) };
     match dev {
         Device::Hf(_) => Err(usage(format!("--child {spec}: Hi-Flying plugs have a single outlet"))),
@@ -163,46 +171,14 @@ fn print_tree(v: &Value, prefix: &str) {
     }
 }
 
-/// `plugctl energy`.
-pub async fn energy(args: &DeviceArgs) -> Result<()> {
-    let dev = open(args).await?;
-    check_child(&dev, args.child.as_deref()).await?;
-    let e = dev.energy(args.child.as_deref()).await?;
-    let addr = dev.addr();
-    if args.json {
-        let mut doc = json!({
-            "host": addr.ip().to_string(),
-            "port": addr.port(),
-            "family": dev.family(),
-            "power_w": e.power_w,
-            "voltage_v": e.voltage_v,
-            "current_a": e.current_a,
-            "total_kwh": e.total_kwh,
-        });
-        if let Some(f) = e.frequency_hz {
-            doc["frequency_hz"] = json!(f);
-        }
-        if let Some(c) = &args.child {
-            doc["child"] = json!(c);
-        }
-        output::json_line(&doc);
-    } else {
-        println!("power    {:>10.3} W", e.power_w);
-        println!("voltage  {:>10.3} V", e.voltage_v);
-        println!("current  {:>10.3} A", e.current_a);
-        if let Some(f) = e.frequency_hz {
-            println!("freq     {f:>10.3} Hz");
-        }
-        println!("total    {:>10.3} kWh", e.total_kwh);
-    }
-    Ok(())
-}
-
 /// `plugctl alias`.
 pub async fn alias(args: &AliasArgs) -> Result<()> {
     let d = &args.device;
     if args.new.as_deref() == Some("") {
         return Err(usage("the new alias is empty"));
+    }
+    if let Some(new) = &args.new {
+        plugctl_client::kasa::system::check_alias(new).map_err(|e| usage(e.to_string()))?;
     }
     let dev = open(d).await?;
     let k = kasa_only(&dev, "name")?;

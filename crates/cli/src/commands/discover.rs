@@ -10,7 +10,7 @@ use plugctl_client::{
     kasa::{ClientConfig, DiscoveryConfig},
     ConnectOptions, Device, Family,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::usage;
 use crate::{args::DiscoverArgs, output, target};
@@ -137,17 +137,11 @@ async fn probe_hosts(args: &DiscoverArgs, timeout: Duration, out: &mut Printer) 
         };
         jobs.push(async move {
             let dev = Device::connect(ip, &opts).await?;
-            let st = dev.state(None).await?;
-            let addr = dev.addr();
-            Ok::<Value, plugctl_client::Error>(json!({
-                "host": addr.ip().to_string(),
-                "port": addr.port(),
-                "family": st.family,
-                "model": st.model,
-                "mac": st.mac,
-                "alias": st.alias,
-                "on": st.on,
-            }))
+            let found = dev.describe().await?;
+            serde_json::to_value(&found).map_err(|e| plugctl_client::Error::InvalidArgument {
+                addr: dev.addr(),
+                reason: format!("cannot represent the device as JSON: {e}"),
+            })
         });
     }
     let results = futures::future::join_all(jobs).await;

@@ -45,6 +45,9 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
         return Err(usage("--time-scale must be a positive number"));
     }
     let profile = kasa_profile(args.model.as_deref(), args.profile.as_deref())?;
+    if args.klap || plugctl_emulator::kasa::klap::is_klap_profile(&profile) {
+        return kasa_klap(args, &profile).await;
+    }
     let cfg = FleetConfig {
         time_scale: args.time_scale,
         count: args.count,
@@ -85,6 +88,54 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
     }
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     fleet.shutdown().await;
+    Ok(())
+}
+
+/// `plugctl emulate kasa --klap` (or a dump of a KLAP plug): plugs on newer firmware, with
+/// no port-9999 service, for the "newer firmware" error path.
+async fn kasa_klap(args: &EmulateKasaArgs, profile: &Profile) -> Result<()> {
+    use plugctl_emulator::kasa::klap::{self, KlapConfig, LegacyPort};
+    let cfg = KlapConfig {
+        legacy_port: args.port,
+        legacy: if args.klap_refuse { LegacyPort::Refuse } else { LegacyPort::Close },
+        http_port: args.klap_http_port,
+        udp_port: args.klap_udp_port,
+    };
+    let running = klap::start(profile, args.count, args.base, 0, &cfg).await.with_context(|| {
+        format!("cannot start the emulated KLAP plugs on {} (ports below 1024 need root; --klap-http-port 0 picks a free one)", args.base)
+    })?;
+    let legacy = if args.klap_refuse { "refused" } else { "closed without reply" };
+    for d in running.devices() {
+        if args.json {
+            output::json_line(&json!({
+                "family": "kasa",
+                "host": d.ip.to_string(),
+                "port": running.legacy_port(),
+                "model": d.model,
+                "mac": d.mac,
+                "alias": d.alias,
+                "device_id": d.device_id,
+                "klap": true,
+                "klap_http_port": running.http_port(),
+                "klap_udp_port": running.udp_port(),
+                "legacy_port": legacy,
+            }));
+        } else {
+            println!(
+                "kasa {:<10} KLAP firmware on {}: TCP {} {legacy}, handshake on HTTP {}, discovery on UDP {}",
+                d.model,
+                d.ip,
+                running.legacy_port(),
+                running.http_port(),
+                running.udp_port()
+            );
+        }
+    }
+    if !args.json {
+        println!("Ctrl-C to stop");
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.shutdown().await;
     Ok(())
 }
 

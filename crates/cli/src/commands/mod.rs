@@ -1,10 +1,17 @@
 //! One module per command group.
 
+pub mod away;
+pub mod cloud;
 pub mod countdown;
+pub mod decode;
 pub mod demo;
 pub mod device;
 pub mod discover;
 pub mod emulate;
+pub mod energy;
+pub mod schedule;
+pub mod system;
+pub mod time;
 pub mod wifi;
 
 /// A mistake in the command line that clap cannot catch (exit code 2).

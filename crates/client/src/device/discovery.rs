@@ -72,7 +72,11 @@ impl Discovered {
     }
 
     fn from_kasa(d: &kasa::Discovered) -> Self {
-        let si = &d.sysinfo;
+        Self::from_sysinfo(d.addr, &d.sysinfo)
+    }
+
+    /// From a Kasa sysinfo read at `addr`.
+    pub(crate) fn from_sysinfo(addr: SocketAddr, si: &crate::kasa::SysInfo) -> Self {
         let mut details = Map::new();
         details.insert("device_id".into(), json!(si.device_id));
         details.insert("kind".into(), json!(si.kind()));
@@ -85,8 +89,8 @@ impl Discovered {
             details.insert("outlets".into(), json!(si.children.len()));
         }
         Discovered {
-            host: d.addr.ip().to_string(),
-            port: d.addr.port(),
+            host: addr.ip().to_string(),
+            port: addr.port(),
             family: Family::Kasa,
             model: si.model.clone(),
             mac: si.mac.clone(),
@@ -98,17 +102,34 @@ impl Discovered {
 
     fn from_hf(d: &hf::HfDiscovered, control_port: u16) -> Self {
         let r = &d.reply;
+        Self::from_hf_fields(
+            SocketAddr::new(d.addr.ip(), control_port),
+            &r.serial,
+            r.online,
+            &r.mac,
+            r.relay_on,
+        )
+    }
+
+    /// From the fields of a Hi-Flying discovery reply, for the plug at `control`.
+    pub(crate) fn from_hf_fields(
+        control: SocketAddr,
+        serial: &str,
+        online: bool,
+        mac: &plugctl_proto::hf::Mac,
+        on: bool,
+    ) -> Self {
         let mut details = Map::new();
-        details.insert("serial".into(), json!(r.serial));
-        details.insert("online".into(), json!(r.online));
+        details.insert("serial".into(), json!(serial));
+        details.insert("online".into(), json!(online));
         Discovered {
-            host: d.addr.ip().to_string(),
-            port: control_port,
+            host: control.ip().to_string(),
+            port: control.port(),
             family: Family::Hf,
             model: HF_MODEL.to_string(),
-            mac: r.mac.to_string(),
-            alias: format!("Reco{}", r.serial),
-            on: r.relay_on,
+            mac: mac.to_string(),
+            alias: format!("Reco{serial}"),
+            on,
             details,
         }
     }

@@ -102,7 +102,10 @@ impl fmt::Debug for Device {
 impl Device {
     /// Connects to the device at `ip`: with the family given, at once (no probe); otherwise
     /// by probing Kasa (a `get_sysinfo`) and then Hi-Flying (an `AT+YZOUT`), each with one
-    /// attempt. If neither answers the error carries both reasons.
+    /// attempt. If neither answers the error carries both reasons, unless port 9999 refused
+    /// or closed and the host shows the signs of newer KLAP firmware
+    /// ([`crate::kasa::klap`], with `opts.kasa.klap` or the default ports): then it is
+    /// [`Error::NewerFirmware`].
     pub async fn connect(ip: IpAddr, opts: &ConnectOptions) -> Result<Device> {
         let kasa_addr = SocketAddr::new(ip, opts.port.unwrap_or(DEFAULT_PORT));
         let hf_cfg = HfConfig { control_port: opts.port.unwrap_or(opts.hf.control_port), ..opts.hf.clone() };
@@ -111,7 +114,8 @@ impl Device {
             Some(Family::Hf) => return Ok(Device::Hf(HfDevice::new(ip, hf_cfg))),
             None => {}
         }
-        let probe_kasa = KasaDevice::new(kasa_addr, ClientConfig { retries: 0, ..opts.kasa.clone() });
+        let probe_kasa =
+            KasaDevice::new(kasa_addr, ClientConfig { retries: 0, klap: None, ..opts.kasa.clone() });
         let kasa_err = match probe_kasa.sysinfo().await {
             Ok(si) => return Ok(Device::Kasa(KasaDevice::with_sysinfo(kasa_addr, opts.kasa.clone(), si))),
             Err(e) => e,
@@ -126,6 +130,13 @@ impl Device {
             Err(e) => e,
         };
         probe_hf.close().await;
+        // A refused or silent port 9999 may be a plug on newer (KLAP) firmware: say so.
+        if crate::kasa::klap::is_candidate(&kasa_err) {
+            let probe = opts.kasa.klap.clone().unwrap_or_default();
+            if let Some(evidence) = crate::kasa::klap::detect(ip, &probe).await {
+                return Err(Error::NewerFirmware { addr: kasa_addr, evidence });
+            }
+        }
         Err(Error::NoDevice { addr: kasa_addr, kasa: Box::new(kasa_err), hf: Box::new(hf_err) })
     }
 
@@ -240,6 +251,17 @@ impl Device {
         match self {
             Device::Kasa(d) => Ok(RawReply::Json(d.query_raw(command).await?)),
             Device::Hf(d) => Ok(RawReply::Text(d.send_raw(command).await?)),
+        }
+    }
+
+    /// Describes the device the way broadcast discovery does (same fields, same JSON).
+    pub async fn describe(&self) -> Result<Discovered> {
+        match self {
+            Device::Kasa(d) => Ok(Discovered::from_sysinfo(d.addr(), &d.sysinfo().await?)),
+            Device::Hf(d) => {
+                let st = d.state().await?;
+                Ok(Discovered::from_hf_fields(d.control_addr(), &st.serial, st.online, &st.mac, st.relay_on))
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use super::Family;
 use crate::{
     error::{Error, Result},
     hf::{HfState, Measurement},
-    kasa::{EmeterReading, SysInfo},
+    kasa::{rules::NextAction, EmeterReading, SysInfo},
 };
 
 /// One strip outlet.
@@ -53,6 +53,10 @@ pub struct State {
     /// Hi-Flying serial number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
+    /// The next action a rule of the device will take (Kasa `next_action`; of the outlet
+    /// with `child`), when one is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<NextAction>,
 }
 
 impl State {
@@ -68,6 +72,7 @@ impl State {
             child: None,
             children: Vec::new(),
             serial: None,
+            next_action: si.extra.get("next_action").and_then(NextAction::from_value),
         };
         match child {
             Some(spec) => {
@@ -80,6 +85,7 @@ impl State {
                 s.alias = c.alias.clone();
                 s.on = c.state;
                 s.on_time = Some(c.on_time);
+                s.next_action = c.next_action.as_ref().and_then(NextAction::from_value);
             }
             None => {
                 s.children = si
@@ -111,6 +117,7 @@ impl State {
             child: None,
             children: Vec::new(),
             serial: Some(st.serial.clone()),
+            next_action: None,
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct ClientConfig {
     /// Largest reply (and request) payload accepted, in bytes; a reply header announcing
     /// more fails at once without allocating. Default 64 KiB.
     pub max_frame: usize,
+    /// When set, a refused or silently closed port 9999 is checked for the signs of newer
+    /// KLAP/AES firmware, and reported as [`Error::NewerFirmware`](crate::Error::NewerFirmware)
+    /// if they show ([`super::klap`]). Default `None` (no extra probes).
+    pub klap: Option<super::klap::KlapProbe>,
 }
 
 impl Default for ClientConfig {
@@ -32,6 +36,7 @@ impl Default for ClientConfig {
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(2),
             max_frame: DEFAULT_MAX_FRAME,
+            klap: None,
         }
     }
 }

@@ -150,7 +150,10 @@ impl Connection {
             };
             st.live = None;
             if !err.is_retryable() || retry >= self.cfg.retries {
-                return Err(err);
+                return Err(match &self.cfg.klap {
+                    Some(probe) => super::klap::explain(err, probe).await,
+                    None => err,
+                });
             }
             let pause = self.cfg.backoff_for(retry);
             debug!(addr = %self.addr, error = %err, retry = retry + 1, ?pause, "retrying");

@@ -178,7 +178,15 @@ impl KasaDevice {
                     sum.voltage_v += r.voltage_v;
                 }
                 sum.voltage_v /= info.children.len() as f64;
-                Ok(sum)
+                // Sums of decimal readings carry binary noise (122.04899999999999): keep the
+                // devices' own precision (µ-units).
+                let round = |x: f64| (x * 1e6).round() / 1e6;
+                Ok(EmeterReading {
+                    power_w: round(sum.power_w),
+                    voltage_v: round(sum.voltage_v),
+                    current_a: round(sum.current_a),
+                    total_kwh: round(sum.total_kwh),
+                })
             }
         }
     }

@@ -13,9 +13,12 @@
 //!   [`bind_device`] for one device on one port number (TCP and UDP).
 //! - [`fleet`]: many devices on consecutive loopback addresses sharing one port, with
 //!   loopback broadcast discovery.
+//! - [`klap`]: impersonating plugs on newer (KLAP) firmware, which have no port-9999
+//!   service, for tests of clients' error path.
 
 pub mod device;
 pub mod fleet;
+pub mod klap;
 mod modules;
 pub mod profile;
 pub mod server;

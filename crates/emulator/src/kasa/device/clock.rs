@@ -4,7 +4,8 @@
 //! [`time_scale`](super::DeviceConfig::time_scale) times faster than real time. It never runs
 //! backwards, whatever `Instant`s are injected. The device's wall clock is the host's wall
 //! clock at that first instant plus the simulated time (plus any `time.set_time` offset), in
-//! the host's time zone; day and month statistics use its local dates.
+//! the device's time zone (its firmware zone index; by default the host's zone); day and
+//! month statistics use its local dates.
 
 use std::{
     sync::OnceLock,
@@ -56,12 +57,21 @@ pub(crate) struct SimClock {
     sim: f64,
     /// `time.set_time` adjustment, seconds.
     offset: f64,
+    /// The device's time zone (from its firmware zone index); local times and dates use it.
+    zone: TimeZone,
     day: Option<DayRange>,
 }
 
 impl SimClock {
     pub(crate) fn new(scale: f64) -> Self {
-        Self { scale, origin: None, origin_unix: 0.0, sim: 0.0, offset: 0.0, day: None }
+        Self { scale, origin: None, origin_unix: 0.0, sim: 0.0, offset: 0.0, zone: host_tz(), day: None }
+    }
+
+    /// Moves the device to another time zone: the instant stays, the local time and the
+    /// local dates that statistics use follow the new zone.
+    pub(crate) fn set_zone(&mut self, zone: TimeZone) {
+        self.zone = zone;
+        self.day = None;
     }
 
     /// The simulated time of `now` (never earlier than the current one). The first call fixes
@@ -99,7 +109,7 @@ impl SimClock {
         if !ms.is_finite() {
             return None;
         }
-        Timestamp::from_millisecond(ms as i64).ok().map(|ts| ts.to_zoned(host_tz()))
+        Timestamp::from_millisecond(ms as i64).ok().map(|ts| ts.to_zoned(self.zone.clone()))
     }
 
     /// The device's local time now.
@@ -107,10 +117,23 @@ impl SimClock {
         self.local_at(self.sim)
     }
 
+    /// The simulated second at which the device's clock reaches instant `ts` (may lie in
+    /// the past or the future).
+    pub(crate) fn sim_of(&self, ts: Timestamp) -> f64 {
+        ts.as_millisecond() as f64 / 1000.0 - self.origin_unix - self.offset
+    }
+
+    /// The simulated second at which the device's local clock shows `dt` (an ambiguous
+    /// local time maps to its earlier instant, a skipped one forward, as jiff's
+    /// "compatible" rule does).
+    pub(crate) fn sim_of_local(&self, dt: civil::DateTime) -> Option<f64> {
+        self.zone.to_zoned(dt).ok().map(|z| self.sim_of(z.timestamp()))
+    }
+
     /// Sets the device's local time (`time.set_time`): later readings are shifted by the
     /// difference to the host clock. Fails for dates that do not exist.
     pub(crate) fn set_local(&mut self, dt: civil::DateTime) -> bool {
-        let Ok(z) = host_tz().to_zoned(dt) else { return false };
+        let Ok(z) = self.zone.to_zoned(dt) else { return false };
         let wanted = z.timestamp().as_millisecond() as f64 / 1000.0;
         self.offset = wanted - (self.origin_unix + self.sim);
         self.day = None;
@@ -142,7 +165,7 @@ impl SimClock {
         }
         let z = self.local_at(sim)?;
         let date = z.date();
-        let tz = host_tz();
+        let tz = self.zone.clone();
         let start = date.to_zoned(tz.clone()).ok()?.timestamp();
         let end = date.tomorrow().ok()?.to_zoned(tz).ok()?.timestamp();
         let to_sim = |ts: Timestamp| ts.as_millisecond() as f64 / 1000.0 - self.origin_unix - self.offset;

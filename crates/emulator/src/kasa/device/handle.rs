@@ -5,6 +5,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use super::{
+    events::{MAX_EVENTS_PER_ADVANCE, MAX_PLAN_WINDOWS, PLAN_WINDOW_SECS},
     request::{self, Body},
     Ctx, DeviceState,
 };
@@ -59,50 +60,47 @@ impl DeviceState {
         (!silent).then_some(Value::Object(out))
     }
 
-    /// Moves simulated time to `now`: integrates energy and runtime, fires count-downs, and
-    /// refreshes meter samples.
+    /// Moves simulated time to `now`: integrates energy and runtime, fires schedule,
+    /// away-mode and count-down rules at their instants (in order, integrating between
+    /// them, a week of simulated time planned at a time), refreshes `next_action` and meter
+    /// samples.
     pub(crate) fn advance(&mut self, now: Instant) {
         let target = self.clock.target(now);
-        // Each firing disables its rule, so this ends after at most one pass per unit.
-        for _ in 0..=self.units.len() {
+        let mut fired = 0;
+        for window in 0.. {
             let from = self.clock.sim();
-            let next = self.next_countdown(target);
-            let step_to = next.map_or(target, |(at, _)| at.clamp(from, target));
-            self.integrate(from, step_to);
-            self.clock.set_sim(step_to);
-            match next {
-                Some((_, unit)) => self.fire_countdown(unit),
-                None => break,
+            // Without armed rules (or past the guards) the rest is one step.
+            let plan = window < MAX_PLAN_WINDOWS && fired < MAX_EVENTS_PER_ADVANCE && self.rules_armed();
+            let window_end = if plan { target.min(from + PLAN_WINDOW_SECS) } else { target };
+            let batch = if plan { self.events_between(from, window_end) } else { Vec::new() };
+            for e in &batch {
+                if fired >= MAX_EVENTS_PER_ADVANCE {
+                    break;
+                }
+                if !self.still_armed(e) {
+                    continue;
+                }
+                let sim = self.clock.sim();
+                let at = e.at.clamp(sim, window_end);
+                self.integrate(sim, at);
+                self.clock.set_sim(at);
+                self.fire(e);
+                fired += 1;
+            }
+            let sim = self.clock.sim();
+            if sim < window_end {
+                self.integrate(sim, window_end);
+                self.clock.set_sim(window_end);
+            }
+            if window_end >= target {
+                break;
             }
         }
+        self.refresh_next_actions();
         let sim = self.clock.sim();
         for o in &mut self.outlets {
             if let Some(m) = o.meter.as_mut() {
                 m.resample(o.on, sim, &mut self.rng, false);
-            }
-        }
-    }
-
-    fn next_countdown(&self, until: f64) -> Option<(f64, usize)> {
-        self.units
-            .iter()
-            .enumerate()
-            .filter_map(|(u, unit)| {
-                unit.count_down.rules.iter().filter_map(|r| r.fires_at()).map(move |at| (at, u)).next()
-            })
-            .filter(|(at, _)| *at <= until)
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-    }
-
-    fn fire_countdown(&mut self, unit: usize) {
-        let sim = self.clock.sim();
-        let Some(u) = self.units.get_mut(unit) else { return };
-        let Some(rule) = u.count_down.rules.iter_mut().find(|r| r.enabled()) else { return };
-        rule.body.insert("enable".into(), Value::from(0));
-        let on = rule.action_on();
-        for i in self.outlets_of_unit(unit) {
-            if let Some(o) = self.outlets.get_mut(i) {
-                o.switch(on, sim, &mut self.rng);
             }
         }
     }

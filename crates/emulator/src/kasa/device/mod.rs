@@ -15,10 +15,11 @@
 //!
 //! State evolves with the injected time (scaled by [`DeviceConfig::time_scale`]): `on_time`
 //! counts while on, energy integrates the simulated power, day/month statistics accumulate
-//! by local date, count-down rules fire.
+//! by local date, and schedule, away-mode and count-down rules fire (`events.rs`).
 
 mod clock;
 mod context;
+mod events;
 mod handle;
 mod meter;
 mod outlet;
@@ -27,7 +28,9 @@ mod request;
 mod rng;
 pub(crate) mod rules;
 mod stats;
+mod sun;
 mod sysinfo;
+pub mod zones;
 
 use std::time::{Duration, Instant};
 
@@ -41,14 +44,15 @@ pub(crate) use power::PowerCycle;
 pub(crate) use rng::Rng;
 pub(crate) use stats::DayStats;
 
-use self::{meter::Meter, rules::RuleKind};
+use self::meter::Meter;
 use super::profile::{ids, Profile};
 
 /// How an emulated device behaves in time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceConfig {
     /// Simulated time runs this many times faster than real time (`on_time`, energy,
-    /// statistics, count-downs). Values that are not finite and positive mean 1.
+    /// statistics, schedules, away mode, count-downs). Values that are not finite and
+    /// positive mean 1.
     pub time_scale: f64,
     /// How long a reboot (or factory reset) keeps the device offline, in real time.
     pub reboot_time: Duration,
@@ -200,7 +204,9 @@ impl DeviceState {
             }
             Dimmer { brightness: b.as_i64().unwrap_or(100).clamp(0, 100), params }
         });
-        let clock = SimClock::new(cfg.effective_time_scale());
+        let tz_index = zones::default_index(&host_tz());
+        let mut clock = SimClock::new(cfg.effective_time_scale());
+        clock.set_zone(zones::time_zone(tz_index));
         Self {
             clock,
             rng,
@@ -218,7 +224,7 @@ impl DeviceState {
             units,
             rules_touched: false,
             cloud,
-            tz_index: default_tz_index(),
+            tz_index,
             wifi: None,
             vgain_igain: (13462, 16835),
             dimmer,
@@ -371,11 +377,14 @@ impl DeviceState {
         }
     }
 
-    /// Marks a rule list as changed by a client.
-    pub(crate) fn touch_rules(&mut self, kind: RuleKind) {
-        if kind != RuleKind::AntiTheft {
-            self.rules_touched = true;
+    /// Marks a rule list of `unit` as changed by a client: from now on `active_mode` and
+    /// the unit's `next_action` are computed from the rules, not taken from the profile.
+    pub(crate) fn touch_rules(&mut self, unit: usize) {
+        self.rules_touched = true;
+        if let Some(u) = self.units.get_mut(unit) {
+            u.next_computed = true;
         }
+        self.refresh_next_actions();
     }
 }
 
@@ -400,48 +409,4 @@ fn default_dimmer_params() -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     }
-}
-
-/// A firmware time-zone index (0–109, python-kasa `TZINDEX`) with the host's current UTC
-/// offset, so clients that convert `get_time` with the index agree with the host clock.
-fn default_tz_index() -> i64 {
-    const BY_OFFSET_MIN: &[(i32, i64)] = &[
-        (-720, 0),
-        (-660, 1),
-        (-600, 2),
-        (-540, 3),
-        (-480, 5),
-        (-420, 9),
-        (-360, 12),
-        (-300, 17),
-        (-270, 20),
-        (-240, 22),
-        (-210, 27),
-        (-180, 28),
-        (-120, 34),
-        (-60, 35),
-        (0, 38),
-        (60, 41),
-        (120, 48),
-        (180, 59),
-        (210, 64),
-        (240, 65),
-        (270, 71),
-        (300, 72),
-        (330, 75),
-        (345, 77),
-        (360, 78),
-        (390, 81),
-        (420, 82),
-        (480, 84),
-        (540, 90),
-        (570, 93),
-        (600, 96),
-        (660, 102),
-        (720, 104),
-        (780, 107),
-        (840, 109),
-    ];
-    let offset_min = jiff::Timestamp::now().to_zoned(host_tz()).offset().seconds() / 60;
-    BY_OFFSET_MIN.iter().find(|(o, _)| *o == offset_min).map_or(38, |(_, i)| *i)
 }

@@ -59,6 +59,9 @@ pub(crate) struct Unit {
     pub(crate) runtime: DayStats,
     /// `next_action` in sysinfo form (`{"type":-1}` when idle).
     pub(crate) next_action: Value,
+    /// False while `next_action` is the profile's recorded value; true once a client changed
+    /// a rule list of this unit (then it is computed from the rules).
+    pub(crate) next_computed: bool,
 }
 
 impl Unit {
@@ -69,6 +72,7 @@ impl Unit {
             count_down: RuleBook::new(RuleKind::CountDown),
             runtime: DayStats::default(),
             next_action: next_action.filter(|v| v.is_object()).cloned().unwrap_or_else(idle_action),
+            next_computed: false,
         }
     }
 

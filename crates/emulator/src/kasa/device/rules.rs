@@ -1,7 +1,12 @@
 //! Rule lists of the `schedule`, `anti_theft` and `count_down` modules (kasa-protocol.md
-//! §8.6–8.8): storage, validation and rendering. Schedule and away rules are stored and
-//! listed but not executed; count-down rules fire (see
-//! [`DeviceState`](super::DeviceState)).
+//! §8.6–8.8): storage, validation and rendering. Rules fire on the simulated clock (see
+//! `events.rs`).
+//!
+//! Validation (our choices where the firmware's limits are unverified): integer fields must
+//! be integers, flags 0/1 or booleans, `wday` seven flags; `stime_opt`/`etime_opt` −1…2,
+//! `sact`/`eact` −1…3, `smin`/`emin` −1…1439, `soffset`/`eoffset` within ±1440 minutes,
+//! `day` 0…31, `month` 0…12, `year` 0…9999, `frequency` 0…255, `delay` ≥ 0, names up to
+//! [`MAX_NAME_BYTES`] bytes. Anything else is -3 `invalid argument`.
 
 use serde_json::{json, Map, Value};
 
@@ -42,6 +47,27 @@ const FLAG_FIELDS: &[&str] = &["enable", "repeat"];
 /// Rule fields that must be numbers when present.
 const NUMBER_FIELDS: &[&str] = &["latitude", "longitude"];
 
+/// Longest rule name accepted, in bytes (the same cap as aliases; the firmware's own limit
+/// is unverified).
+pub(crate) const MAX_NAME_BYTES: usize = 128;
+
+/// Allowed ranges of integer rule fields.
+const RANGES: &[(&str, i64, i64)] = &[
+    ("stime_opt", -1, 2),
+    ("etime_opt", -1, 2),
+    ("sact", -1, 3),
+    ("eact", -1, 3),
+    ("smin", -1, 1439),
+    ("emin", -1, 1439),
+    ("soffset", -1440, 1440),
+    ("eoffset", -1440, 1440),
+    ("day", 0, 31),
+    ("month", 0, 12),
+    ("year", 0, 9999),
+    ("frequency", 0, 255),
+    ("delay", 0, i64::MAX),
+];
+
 /// One stored rule.
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
@@ -54,6 +80,38 @@ pub(crate) struct Rule {
 impl Rule {
     pub(crate) fn enabled(&self) -> bool {
         self.body.get("enable").and_then(Value::as_i64) == Some(1)
+    }
+
+    /// An integer field.
+    pub(crate) fn int(&self, key: &str) -> Option<i64> {
+        self.body.get(key).and_then(Value::as_i64)
+    }
+
+    /// `wday`, Sunday first (all false if missing).
+    pub(crate) fn wday(&self) -> [bool; 7] {
+        let mut days = [false; 7];
+        if let Some(list) = self.body.get("wday").and_then(Value::as_array) {
+            for (d, v) in days.iter_mut().zip(list) {
+                *d = v.as_i64() == Some(1);
+            }
+        }
+        days
+    }
+
+    /// `repeat` (true if missing).
+    pub(crate) fn repeat(&self) -> bool {
+        self.int("repeat") != Some(0)
+    }
+
+    /// The date of a one-shot rule (`repeat` 0 with a valid `year`/`month`/`day`).
+    pub(crate) fn one_shot_date(&self) -> Option<jiff::civil::Date> {
+        if self.repeat() {
+            return None;
+        }
+        let y = i16::try_from(self.int("year")?).ok().filter(|y| *y > 0)?;
+        let m = i8::try_from(self.int("month")?).ok()?;
+        let d = i8::try_from(self.int("day")?).ok()?;
+        jiff::civil::Date::new(y, m, d).ok()
     }
 
     /// Count-down: the seconds configured.
@@ -150,13 +208,23 @@ pub(crate) fn normalize(
             continue;
         }
         let value = if INT_FIELDS.contains(&k.as_str()) {
-            json!(v.as_i64()?)
+            let n = v.as_i64()?;
+            if let Some((_, lo, hi)) = RANGES.iter().find(|(f, _, _)| f == k) {
+                if n < *lo || n > *hi {
+                    return None;
+                }
+            }
+            json!(n)
         } else if FLAG_FIELDS.contains(&k.as_str()) {
             json!(flag(v)?)
         } else if NUMBER_FIELDS.contains(&k.as_str()) {
             json!(v.as_f64()?)
         } else if k == "name" {
-            json!(v.as_str()?)
+            let name = v.as_str()?;
+            if name.len() > MAX_NAME_BYTES {
+                return None;
+            }
+            json!(name)
         } else if k == "wday" {
             let days = v.as_array()?;
             if days.len() != 7 {
@@ -170,9 +238,9 @@ pub(crate) fn normalize(
     }
     if complete {
         if kind == RuleKind::CountDown {
-            let delay = out.get("delay").and_then(Value::as_i64)?;
+            out.get("delay").and_then(Value::as_i64)?;
             let act = out.get("act").and_then(Value::as_i64)?;
-            if delay < 0 || !(0..=1).contains(&act) {
+            if !(0..=1).contains(&act) {
                 return None;
             }
         } else {
@@ -219,6 +287,46 @@ mod tests {
         assert!(normalize(RuleKind::Schedule, &obj(json!({"enable":2})), true).is_none());
         assert!(normalize(RuleKind::CountDown, &obj(json!({"delay":10})), true).is_none());
         assert!(normalize(RuleKind::CountDown, &obj(json!({"delay":10,"act":1})), true).is_some());
+        assert!(normalize(RuleKind::CountDown, &obj(json!({"delay":-1,"act":1})), true).is_none());
+    }
+
+    #[test]
+    fn ranges_and_name_length() {
+        for bad in [
+            json!({"smin": 1440}),
+            json!({"stime_opt": 3}),
+            json!({"sact": -2}),
+            json!({"soffset": 1441}),
+            json!({"month": 13}),
+            json!({"frequency": 256}),
+            json!({"name": "x".repeat(MAX_NAME_BYTES + 1)}),
+        ] {
+            assert!(normalize(RuleKind::Schedule, &obj(bad.clone()), true).is_none(), "{bad}");
+        }
+        let ok = normalize(
+            RuleKind::Schedule,
+            &obj(json!({"smin": 0, "emin": -1, "soffset": -30, "etime_opt": -1, "eact": -1, "sact": 3})),
+            true,
+        );
+        assert!(ok.is_some());
+    }
+
+    #[test]
+    fn accessors() {
+        let body = normalize(
+            RuleKind::Schedule,
+            &obj(json!({"wday":[1,0,0,0,0,0,1],"repeat":0,"year":2030,"month":2,"day":28,"smin":5})),
+            true,
+        )
+        .unwrap();
+        let r = Rule { id: "A".into(), body, armed_at: 0.0 };
+        assert_eq!(r.wday(), [true, false, false, false, false, false, true]);
+        assert!(!r.repeat());
+        assert_eq!(r.int("smin"), Some(5));
+        assert_eq!(r.one_shot_date(), Some(jiff::civil::date(2030, 2, 28)));
+        let mut r2 = r.clone();
+        r2.body.insert("day".into(), json!(30));
+        assert_eq!(r2.one_shot_date(), None, "30 February is no date");
     }
 
     #[test]

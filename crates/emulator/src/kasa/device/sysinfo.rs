@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::DeviceState;
+use super::{rules::RuleBook, DeviceState};
 
 impl DeviceState {
     /// The `get_sysinfo` result (with `err_code`) at the current simulated time.
@@ -77,9 +77,10 @@ impl DeviceState {
         }
     }
 
-    /// `active_mode` once clients touched rules: `count_down` while a timer runs, `schedule`
-    /// with enabled schedule rules, else `none`. Before that, the template's value (or
-    /// `count_down` if a timer runs).
+    /// `active_mode` once clients touched rules: `count_down` while a timer runs, then
+    /// `anti_theft` while away mode is on (overall and at least one rule enabled; the value
+    /// is inferred, kasa-protocol.md §11), `schedule` with enabled schedule rules, else
+    /// `none`. Before that, the template's value (or `count_down` if a timer runs).
     fn active_mode(&self) -> Option<&'static str> {
         let unit = self.units.first()?;
         if unit.count_down.rules.iter().any(|r| r.enabled()) {
@@ -88,7 +89,10 @@ impl DeviceState {
         if !self.rules_touched {
             return None;
         }
-        if unit.schedule.enable == 1 && unit.schedule.rules.iter().any(|r| r.enabled()) {
+        let on = |b: &RuleBook| b.enable == 1 && b.rules.iter().any(|r| r.enabled());
+        if on(&unit.anti_theft) {
+            Some("anti_theft")
+        } else if on(&unit.schedule) {
             Some("schedule")
         } else {
             Some("none")

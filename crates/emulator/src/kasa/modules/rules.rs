@@ -3,20 +3,24 @@
 //! (on a strip, the strip as a whole). Rule fields accept booleans as well as 0/1.
 //!
 //! `schedule.get_realtime` and `anti_theft.get_next_action` are -2, as on real devices.
-//! `schedule.get_next_action` reports the pending action the profile recorded, else
-//! `{"type":-1}` (schedule rules are stored, not executed). A second count-down rule is
-//! -10 `table is full` (as is a rule beyond [`MAX_RULES`]); `delete_rule` without `id` is -10002 (simulator's text, typo kept).
+//! Rules fire on the simulated clock (`device/events.rs`). `schedule.get_next_action`
+//! reports the unit's next pending action: the profile's recorded one until a client
+//! changes a rule list of that unit, then the one computed from the rules (`{"type":-1}`
+//! when none). `get_rules` reports today's effective minute in `smin`/`emin` of
+//! sunrise/sunset rules (as the KP105 dump shows). A second count-down rule is -10
+//! `table is full`, as is a rule beyond [`MAX_RULES`]; `delete_rule` without `id` is
+//! -10002 (the simulator's text, typo kept); an unknown id is -14.
 
 use serde_json::{json, Value};
 
 use super::{ok, ok_with, CallError, CallResult, Params};
 use crate::kasa::device::{
-    idle_action,
     rules::{normalize, Rule, RuleKind},
     Ctx, DayStats, DeviceState,
 };
 
-/// Most rules one list holds (real firmware tables are small; this also bounds memory).
+/// Most rules one schedule or away list holds (our choice: the firmware's table size is
+/// unverified; this also bounds memory).
 pub(crate) const MAX_RULES: usize = 32;
 
 const COMMON: &[&str] = &["get_rules", "add_rule", "edit_rule", "delete_rule", "delete_all_rules"];
@@ -41,7 +45,13 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
     let read_unit = target.unwrap_or(0);
     let sim = dev.clock.sim();
     match method {
-        "get_rules" => Ok(dev.units.get(read_unit).map(|u| u.book(kind).render(sim)).unwrap_or_default()),
+        "get_rules" => {
+            let mut out = dev.units.get(read_unit).map(|u| u.book(kind).render(sim)).unwrap_or_default();
+            if kind == RuleKind::Schedule {
+                sun_minutes(dev, &mut out);
+            }
+            Ok(out)
+        }
         "add_rule" => {
             let body = normalize(kind, p.map()?.ok_or(CallError::InvalidArgument)?, true)
                 .ok_or(CallError::InvalidArgument)?;
@@ -54,7 +64,7 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
                 return Err(CallError::Code(-10, "table is full"));
             }
             book.rules.push(Rule { id: id.clone(), body, armed_at: sim });
-            dev.touch_rules(kind);
+            dev.touch_rules(unit_index(target));
             ok_with(json!({ "id": id }))
         }
         "edit_rule" => {
@@ -65,7 +75,7 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
             let rule = unit.book_mut(kind).find_mut(id).ok_or(CallError::EntryNotExist)?;
             rule.body.extend(body);
             rule.armed_at = sim;
-            dev.touch_rules(kind);
+            dev.touch_rules(unit_index(target));
             ok()
         }
         "delete_rule" => {
@@ -77,19 +87,13 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
             if book.rules.len() == before {
                 return Err(CallError::EntryNotExist);
             }
-            if kind == RuleKind::Schedule && book.rules.is_empty() {
-                unit.next_action = idle_action();
-            }
-            dev.touch_rules(kind);
+            dev.touch_rules(unit_index(target));
             ok()
         }
         "delete_all_rules" => {
             if let Some(unit) = target.and_then(|u| dev.units.get_mut(u)) {
                 unit.book_mut(kind).rules.clear();
-                if kind == RuleKind::Schedule {
-                    unit.next_action = idle_action();
-                }
-                dev.touch_rules(kind);
+                dev.touch_rules(unit_index(target));
             }
             ok()
         }
@@ -103,7 +107,7 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
             };
             if let Some(unit) = target.and_then(|u| dev.units.get_mut(u)) {
                 unit.book_mut(kind).enable = i64::from(enable);
-                dev.touch_rules(kind);
+                dev.touch_rules(unit_index(target));
             }
             ok()
         }
@@ -146,6 +150,24 @@ pub(super) fn call(dev: &mut DeviceState, kind: RuleKind, method: &str, p: &Para
             ok()
         }
         _ => Err(CallError::NoSuchMethod),
+    }
+}
+
+fn unit_index(target: Option<usize>) -> usize {
+    target.unwrap_or(0)
+}
+
+/// Fills `smin`/`emin` of sunrise/sunset rules with today's effective minute.
+fn sun_minutes(dev: &DeviceState, out: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(list)) = out.get_mut("rule_list") else { return };
+    for rule in list.iter_mut().filter_map(Value::as_object_mut) {
+        for (opt, min, off) in [("stime_opt", "smin", "soffset"), ("etime_opt", "emin", "eoffset")] {
+            let o = rule.get(opt).and_then(Value::as_i64).unwrap_or(-1);
+            let offset = rule.get(off).and_then(Value::as_i64).unwrap_or(0);
+            if let Some(m) = dev.sun_minute_today(o, offset) {
+                rule.insert(min.into(), json!(m));
+            }
+        }
     }
 }
 

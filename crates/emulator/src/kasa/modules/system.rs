@@ -1,8 +1,8 @@
 //! `system` (kasa-protocol.md §8.1). `set_relay_state` and `set_dev_alias` honour the strip
 //! context; everything else ignores it (`get_sysinfo` always returns the whole strip).
 //!
-//! Choices where the spec is unverified: aliases longer than [`MAX_ALIAS_BYTES`] bytes get
-//! -3; `set_relay_state` without context on a strip switches every outlet (simulator
+//! Choices where the spec is unverified: aliases longer than [`MAX_ALIAS_BYTES`] (32) bytes
+//! get -3; `set_relay_state` without context on a strip switches every outlet (simulator
 //! behaviour); `reboot`/`reset` without `delay` wait 1 s; `reset` restores the default alias
 //! (outlets `Plug N`), unbinds the cloud, forgets Wi-Fi, rules, location, icon and LED
 //! setting, and keeps relays.
@@ -17,8 +17,12 @@ use crate::kasa::{
     profile::ids,
 };
 
-/// Longest alias accepted, in UTF-8 bytes.
-pub(crate) const MAX_ALIAS_BYTES: usize = 128;
+/// Longest alias accepted, in UTF-8 bytes (the real limit is unverified; plugctl's client
+/// refuses longer aliases before sending, `plugctl_client::kasa::system::MAX_ALIAS_BYTES`).
+pub(crate) const MAX_ALIAS_BYTES: usize = 32;
+
+/// Longest icon hash accepted, in bytes.
+const MAX_ICON_HASH_BYTES: usize = 128;
 
 pub(super) fn call(dev: &mut DeviceState, method: &str, p: &Params, ctx: &Ctx, now: Instant) -> CallResult {
     match method {
@@ -106,7 +110,7 @@ pub(super) fn call(dev: &mut DeviceState, method: &str, p: &Params, ctx: &Ctx, n
         "set_dev_icon" => {
             p.str("icon")?;
             let hash = p.str("hash")?;
-            if hash.len() > MAX_ALIAS_BYTES {
+            if hash.len() > MAX_ICON_HASH_BYTES {
                 return Err(CallError::InvalidArgument);
             }
             dev.icon_hash = hash.to_string();
