@@ -3,50 +3,19 @@
 
 mod common;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use common::{
+    plugctl,
+    process::{python_kasa_command, run_guarded},
+    Emulator,
 };
-
-use common::{plugctl, Emulator};
-
-/// The `kasa` executable: `PLUGCTL_PYTHON_KASA`, else `.venv-interop/bin/kasa`. Missing is a
-/// failure, not a skip.
-fn kasa_bin() -> PathBuf {
-    let p = std::env::var_os("PLUGCTL_PYTHON_KASA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-interop/bin/kasa"));
-    assert!(
-        p.exists(),
-        "python-kasa not found at {} — run ./scripts/test.sh, which installs it",
-        p.display()
-    );
-    p
-}
 
 /// Runs `kasa ARGS`; returns (success, stdout+stderr).
 fn kasa(args: &[&str]) -> (bool, String) {
-    let mut child = Command::new(kasa_bin())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "200")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kasa");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kasa {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success() && !text.contains("Traceback"), text)
+    let mut cmd = python_kasa_command();
+    cmd.args(args);
+    let (ok, out, err) = run_guarded(cmd, &format!("kasa {args:?}"));
+    let text = format!("{out}{err}");
+    (ok && !text.contains("Traceback"), text)
 }
 
 fn kasa_ok(args: &[&str]) -> String {

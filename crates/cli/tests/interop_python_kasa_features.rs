@@ -4,52 +4,22 @@
 
 mod common;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use std::time::{Duration, Instant};
+
+use common::{
+    plugctl,
+    process::{python_kasa_command, run_guarded},
+    EmuDevice, Emulator,
 };
-
-use common::{plugctl, EmuDevice, Emulator};
-
-/// The `kasa` executable: `PLUGCTL_PYTHON_KASA`, else `.venv-interop/bin/kasa`. Missing is a
-/// failure, not a skip.
-fn kasa_bin() -> PathBuf {
-    let p = std::env::var_os("PLUGCTL_PYTHON_KASA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-interop/bin/kasa"));
-    assert!(
-        p.exists(),
-        "python-kasa not found at {} — run ./scripts/test.sh, which installs it",
-        p.display()
-    );
-    p
-}
 
 /// Runs `kasa --host H --port P --type plug ARGS` and returns its output (asserting success).
 fn kasa(d: &EmuDevice, args: &[&str]) -> String {
     let port = d.port.to_string();
-    let mut child = Command::new(kasa_bin())
-        .args(["--host", d.host.as_str(), "--port", port.as_str(), "--type", "plug"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "200")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kasa");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kasa {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && !text.contains("Traceback"), "kasa {args:?} failed:\n{text}");
+    let mut cmd = python_kasa_command();
+    cmd.args(["--host", d.host.as_str(), "--port", port.as_str(), "--type", "plug"]).args(args);
+    let (ok, out, err) = run_guarded(cmd, &format!("kasa {args:?}"));
+    let text = format!("{out}{err}");
+    assert!(ok && !text.contains("Traceback"), "kasa {args:?} failed:\n{text}");
     text
 }
 

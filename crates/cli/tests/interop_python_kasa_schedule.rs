@@ -9,25 +9,14 @@
 
 mod common;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use std::process::Command;
+
+use common::{
+    plugctl,
+    process::{python_kasa_python, run_guarded},
+    Emulator,
 };
-
-use common::{plugctl, Emulator};
 use serde_json::Value;
-
-/// The venv's Python, beside the `kasa` executable (`PLUGCTL_PYTHON_KASA`, else
-/// `.venv-interop/bin/kasa`). Missing is a failure, not a skip.
-fn python() -> PathBuf {
-    let kasa = std::env::var_os("PLUGCTL_PYTHON_KASA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-interop/bin/kasa"));
-    let py = kasa.with_file_name("python");
-    assert!(py.exists(), "python-kasa's Python not found at {} — run ./scripts/test.sh", py.display());
-    py
-}
 
 /// Reads (and with `mutate`, changes) the schedule through python-kasa; prints JSON.
 const SCRIPT: &str = r#"
@@ -62,25 +51,10 @@ asyncio.run(main(*sys.argv[1:]))
 /// Runs the script; returns its JSON and stderr (python-kasa logs rule parse errors there).
 fn python_kasa(host: &str, port: u16, kind: &str, action: &str, index: Option<usize>) -> (Value, String) {
     let idx = index.map_or("-".to_string(), |i| i.to_string());
-    let mut child = Command::new(python())
-        .args(["-c", SCRIPT, host, &port.to_string(), kind, action, &idx])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn python");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("python-kasa hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "python-kasa failed:\n{stdout}\n{stderr}");
+    let mut cmd = Command::new(python_kasa_python());
+    cmd.args(["-c", SCRIPT, host, &port.to_string(), kind, action, &idx]);
+    let (ok, stdout, stderr) = run_guarded(cmd, "python-kasa");
+    assert!(ok, "python-kasa failed:\n{stdout}\n{stderr}");
     let v =
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"));
     (v, stderr)

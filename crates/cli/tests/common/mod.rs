@@ -11,6 +11,8 @@ use std::{
 
 use serde_json::Value;
 
+pub mod process;
+
 /// Path of the binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_plugctl")
@@ -51,30 +53,20 @@ impl Run {
 /// Runs `plugctl ARGS` to completion (killed after `guard`, which only protects the suite
 /// from hanging; it is never a performance assertion).
 pub fn plugctl_with_guard(args: &[&str], guard: Duration) -> Run {
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn plugctl");
-    let deadline = Instant::now() + guard;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("collect");
-            panic!(
-                "plugctl {args:?} still running after {guard:?} (hang)\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().expect("collect");
+    let out = process::wait_guarded(child, guard).unwrap_or_else(|out| {
+        panic!(
+            "plugctl {args:?} still running after {guard:?} (hang)\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
