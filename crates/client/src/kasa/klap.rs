@@ -29,6 +29,8 @@ use tokio::{
     time::timeout,
 };
 
+use plugctl_proto::kasa::tdp;
+
 use crate::error::{Error, Op};
 
 /// The sentence users see (after the host).
@@ -44,8 +46,6 @@ pub const DEFAULT_UDP_PORT: u16 = 20002;
 const MAX_HTTP_REPLY: usize = 8 * 1024;
 /// Largest discovery datagram accepted, in bytes.
 const MAX_DATAGRAM: usize = 16 * 1024;
-/// Length of the TDP discovery header.
-pub const TDP_HEADER_LEN: usize = 16;
 
 /// Where and how long to look for KLAP signs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,23 +215,13 @@ FwIDAQAB
 /// 0x5A6B7C8D) followed by `{"params":{"rsa_key":…}}`.
 pub fn discovery_query(serial: u32) -> Vec<u8> {
     let payload = json!({"params": {"rsa_key": PROBE_RSA_KEY}}).to_string().into_bytes();
-    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-    let mut q = Vec::with_capacity(TDP_HEADER_LEN + payload.len());
-    q.extend_from_slice(&[2, 0]);
-    q.extend_from_slice(&1u16.to_be_bytes());
-    q.extend_from_slice(&len.to_be_bytes());
-    q.extend_from_slice(&[0x11, 0]);
-    q.extend_from_slice(&serial.to_be_bytes());
-    q.extend_from_slice(&0x5A6B_7C8Du32.to_be_bytes());
-    q.extend_from_slice(&payload);
-    let crc = crc32(&q);
-    q[12..16].copy_from_slice(&crc.to_be_bytes());
-    q
+    tdp::encode(serial, &payload)
 }
 
 /// Reads a discovery reply: the encryption type and model, if it names KLAP or AES.
 pub fn parse_discovery_reply(datagram: &[u8]) -> Option<(String, Option<String>)> {
-    let body: Value = serde_json::from_slice(datagram.get(TDP_HEADER_LEN..)?).ok()?;
+    let (_, payload) = tdp::decode(datagram)?;
+    let body: Value = serde_json::from_slice(payload).ok()?;
     let result = body.get("result")?;
     let scheme = result.get("mgt_encrypt_schm")?.get("encrypt_type")?.as_str()?;
     let model = result.get("device_model").and_then(Value::as_str).map(str::to_string);
@@ -257,19 +247,6 @@ async fn udp_probe(addr: SocketAddr) -> Option<KlapEvidence> {
     }
 }
 
-/// CRC-32 (IEEE 802.3, as zlib's `crc32`).
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
-}
-
 /// Bytes that differ between calls (not secret: a handshake seed and a datagram serial).
 fn pseudo_random_bytes<const N: usize>(addr: SocketAddr) -> [u8; N] {
     use std::hash::BuildHasher;
@@ -291,20 +268,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crc32_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-    }
-
-    #[test]
     fn query_layout() {
         let q = discovery_query(0x0102_0304);
         assert_eq!(&q[..4], &[2, 0, 0, 1]);
         let len = u16::from_be_bytes([q[4], q[5]]) as usize;
-        assert_eq!(len, q.len() - TDP_HEADER_LEN);
+        assert_eq!(len, q.len() - tdp::HEADER_LEN);
         assert_eq!(&q[6..12], &[0x11, 0, 1, 2, 3, 4]);
         let mut check = q.clone();
         check[12..16].copy_from_slice(&0x5A6B_7C8Du32.to_be_bytes());
-        assert_eq!(u32::from_be_bytes([q[12], q[13], q[14], q[15]]), crc32(&check));
+        assert_eq!(u32::from_be_bytes([q[12], q[13], q[14], q[15]]), tdp::crc32(&check));
         let body: Value = serde_json::from_slice(&q[16..]).unwrap();
         assert!(body["params"]["rsa_key"].as_str().unwrap().contains("BEGIN PUBLIC KEY"));
     }

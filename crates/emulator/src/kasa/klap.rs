@@ -22,6 +22,7 @@ use std::{
     time::Duration,
 };
 
+use plugctl_proto::kasa::tdp;
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -51,8 +52,6 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Concurrent HTTP and legacy connections per device.
 const MAX_CONNECTIONS: usize = 32;
-/// Length of the TDP header.
-const TDP_HEADER_LEN: usize = 16;
 
 /// What the legacy (XOR) port does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -331,41 +330,9 @@ async fn serve_discovery(sock: UdpSocket, body: Arc<Vec<u8>>) {
     loop {
         let Ok((n, peer)) = sock.recv_from(&mut buf).await else { continue };
         let Some(q) = buf.get(..n) else { continue };
-        if q.len() < TDP_HEADER_LEN || q[0] != 2 {
-            continue;
-        }
-        let serial = [q[8], q[9], q[10], q[11]];
-        let _ = sock.send_to(&tdp_reply(serial, &body), peer).await;
+        let Some((header, _)) = tdp::decode(q).filter(|(h, _)| h.version == 2) else { continue };
+        let _ = sock.send_to(&tdp::encode(header.serial, &body), peer).await;
     }
-}
-
-/// A reply datagram: TDP header (version 2, type 0, opcode 1, length, flags 0x11, the
-/// query's serial, CRC-32) + `body`.
-fn tdp_reply(serial: [u8; 4], body: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
-    let mut d = Vec::with_capacity(TDP_HEADER_LEN + body.len());
-    d.extend_from_slice(&[2, 0, 0, 1]);
-    d.extend_from_slice(&len.to_be_bytes());
-    d.extend_from_slice(&[0x11, 0]);
-    d.extend_from_slice(&serial);
-    d.extend_from_slice(&0x5A6B_7C8Du32.to_be_bytes());
-    d.extend_from_slice(body);
-    let crc = crc32(&d);
-    d[12..16].copy_from_slice(&crc.to_be_bytes());
-    d
-}
-
-/// CRC-32 (IEEE, zlib's).
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    !crc
 }
 
 /// The HTTP responder.
@@ -444,18 +411,4 @@ async fn respond(s: &mut TcpStream, status: &str, extra_headers: &[u8], body: &[
     out.extend_from_slice(body);
     s.write_all(&out).await?;
     s.shutdown().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc_and_reply_header() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let d = tdp_reply([1, 2, 3, 4], b"{}");
-        assert_eq!(&d[..8], &[2, 0, 0, 1, 0, 2, 0x11, 0]);
-        assert_eq!(&d[8..12], &[1, 2, 3, 4]);
-        assert_eq!(&d[16..], b"{}");
-    }
 }

@@ -6,7 +6,8 @@
 //!   [`datagram`]: UDP framing (ciphertext only);
 //! - [`request`] / [`response`]: the JSON message model (`{"module":{"method":params}}`,
 //!   `context.child_ids`) and reply parsing with typed [`error::DeviceError`]s;
-//! - [`sysinfo`], [`emeter`]: typed views of the commonly used replies.
+//! - [`sysinfo`], [`emeter`]: typed views of the commonly used replies;
+//! - [`tdp`]: the UDP 20002 datagram of newer (KLAP) firmware, to recognise it.
 
 pub mod cipher;
 pub mod datagram;
@@ -16,6 +17,7 @@ pub mod frame;
 pub mod request;
 pub mod response;
 pub mod sysinfo;
+pub mod tdp;
 
 pub use emeter::{EmeterReading, EmeterScheme};
 pub use error::{DeviceError, DeviceErrorKind, FrameError, ResponseError};
