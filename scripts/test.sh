@@ -51,6 +51,12 @@ if ! node_interop_current; then
 fi
 export PLUGCTL_NODE_INTEROP="$node_dir"
 
+# Debian's Chromium, driven headless by the dashboard's browser tests (crates/hub/tests/web_browser.rs).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> chromium missing; installing it with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # --- fixtures: real device dumps beside the repository --------------------------------------
 if [ -z "${PLUGCTL_FIXTURES:-}" ]; then
   export PLUGCTL_FIXTURES="$(cd "$root/.." && pwd)/shared/fixtures/kasa"

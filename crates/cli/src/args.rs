@@ -58,6 +58,8 @@ pub enum Command {
     Reset(crate::commands::system::ResetArgs),
     /// Show or set a dimmer's brightness.
     Brightness(crate::commands::system::BrightnessArgs),
+    /// Run the hub: registry, poller, history, JSON API, dashboard, metrics, schedules.
+    Serve(crate::commands::serve::ServeArgs),
     /// Decode captured Kasa and Hi-Flying traffic (hex, pcap or pcapng).
     Decode(crate::commands::decode::DecodeArgs),
     /// Wi-Fi set-up: list networks a plug sees, or put it on a network.

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     // Device commands are a handful of round trips: a single-threaded runtime starts fastest.
     // Emulators and the demo serve many sockets and get all cores.
-    let multi = matches!(cli.command, Command::Emulate(_) | Command::Demo(_));
+    let multi = matches!(cli.command, Command::Emulate(_) | Command::Demo(_) | Command::Serve(_));
     let rt = if multi {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
     } else {
@@ -54,7 +54,8 @@ fn main() -> ExitCode {
 
 async fn run(cmd: Command) -> anyhow::Result<()> {
     use commands::{
-        away, cloud, countdown, decode, demo, device, discover, emulate, energy, schedule, system, time, wifi,
+        away, cloud, countdown, decode, demo, device, discover, emulate, energy, schedule, serve, system,
+        time, wifi,
     };
     match cmd {
         Command::Discover(a) => discover::run(&a).await,
@@ -77,6 +78,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Reset(a) => system::reset(&a).await,
         Command::Brightness(a) => system::brightness(&a).await,
         Command::Decode(a) => decode::run(&a).await,
+        Command::Serve(a) => serve::run(&a).await,
         Command::Wifi(WifiCommand::Scan(a)) => wifi::scan(&a).await,
         Command::Wifi(WifiCommand::Join(a)) => wifi::join(&a).await,
         Command::Emulate(EmulateCommand::Kasa(a)) => emulate::kasa(&a).await,

@@ -10,6 +10,7 @@ pub mod discover;
 pub mod emulate;
 pub mod energy;
 pub mod schedule;
+pub mod serve;
 pub mod system;
 pub mod time;
 pub mod wifi;

@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// A device family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// TP-Link Kasa, legacy XOR protocol on TCP/UDP 9999.
