@@ -99,6 +99,20 @@ async fn connect(info: &DeviceInfo) -> Device {
 /// One poll: state (and energy where there is a meter). Returns success.
 async fn poll(inner: &Inner, entry: &Entry, dev: &Device, has_meter: &mut bool) -> bool {
     let started = Instant::now();
+    if let Device::Kasa(k) = dev {
+        match poll_kasa_batched(k, has_meter).await {
+            Ok(Some((state, mut reading))) => {
+                reading.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                inner.observe(entry, &state, reading);
+                return true;
+            }
+            Ok(None) => {} // a strip: per-outlet meters need one request per outlet
+            Err(e) => {
+                failed(inner, entry, e.to_string());
+                return false;
+            }
+        }
+    }
     let state = match dev.state(None).await {
         Ok(s) => s,
         Err(e) => {
@@ -133,6 +147,46 @@ async fn poll(inner: &Inner, entry: &Entry, dev: &Device, has_meter: &mut bool) 
     reading.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     inner.observe(entry, &state, reading);
     true
+}
+
+/// A single-outlet Kasa plug in one request: `system.get_sysinfo` and, where there is a
+/// meter, `emeter.get_realtime`. `None` for a strip (its outlets' meters need a context each).
+async fn poll_kasa_batched(
+    k: &plugctl_client::kasa::KasaDevice,
+    has_meter: &mut bool,
+) -> Result<Option<(State, Reading)>, plugctl_client::Error> {
+    use plugctl_client::kasa::{DeviceErrorKind, EmeterReading, Request, ResponseError, SysInfo};
+    let mut req = Request::get_sysinfo();
+    if *has_meter {
+        req = req.with("emeter", "get_realtime", serde_json::json!({}));
+    }
+    let addr = k.addr();
+    let resp = k.query(&req).await?;
+    let si = SysInfo::from_response(&resp).map_err(|e| plugctl_client::Error::from_response(addr, e))?;
+    if !si.children.is_empty() {
+        return Ok(None);
+    }
+    let state = State::from_kasa(addr, &si, None)?;
+    let mut reading = reading_of(&state);
+    reading.rssi = si.rssi;
+    if *has_meter {
+        match resp.result("emeter", "get_realtime") {
+            Ok(m) => {
+                let e =
+                    EmeterReading::from_map(m).map_err(|e| plugctl_client::Error::from_response(addr, e))?;
+                reading.power_w = Some(e.power_w);
+                reading.voltage_v = Some(e.voltage_v);
+                reading.current_a = Some(e.current_a);
+                reading.total_kwh = Some(e.total_kwh);
+            }
+            Err(ResponseError::Device(d)) if d.kind() == DeviceErrorKind::ModuleNotSupported => {
+                *has_meter = false
+            }
+            Err(_) if !si.has_emeter() => *has_meter = false,
+            Err(e) => return Err(plugctl_client::Error::from_response(addr, e)),
+        }
+    }
+    Ok(Some((state, reading)))
 }
 
 fn reading_of(s: &State) -> Reading {
