@@ -57,6 +57,13 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# Debian's Mosquitto, started by the MQTT bridge tests on a free loopback port
+# (crates/hub/tests/mqtt_*.rs); the package's own service is not needed or used.
+if [ ! -x /usr/sbin/mosquitto ]; then
+  echo "==> mosquitto missing; installing it with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+fi
+
 # --- fixtures: real device dumps beside the repository --------------------------------------
 if [ -z "${PLUGCTL_FIXTURES:-}" ]; then
   export PLUGCTL_FIXTURES="$(cd "$root/.." && pwd)/shared/fixtures/kasa"

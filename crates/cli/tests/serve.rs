@@ -127,3 +127,15 @@ fn serve_demo_runs_the_hub_over_both_families() {
     assert_eq!(st, 200);
     assert!(openapi.contains("\"openapi\""));
 }
+
+#[test]
+fn serve_refuses_a_bad_mqtt_url_and_a_non_loopback_bind_without_a_long_token() {
+    let r = common::plugctl(&["serve", "--demo", "--listen", "127.0.0.1:0", "--mqtt", "http://broker:1883"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("mqtt"), "{}", r.stderr);
+    // A non-loopback bind with a short token is refused before anything starts, binds or
+    // sends (--demo keeps discovery on loopback even if that ever regressed).
+    let r = common::plugctl(&["serve", "--demo", "--listen", "0.0.0.0:0", "--token", "short"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("token"), "{}", r.stderr);
+}

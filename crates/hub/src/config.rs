@@ -27,6 +27,13 @@
 //! tags = ["appliance"]
 //! interval = 1
 //! cloud_free = true
+//!
+//! [mqtt]                        # optional: the MQTT bridge with Home Assistant discovery
+//! url = "mqtt://user:pass@broker.lan:1883"   # or mqtts:// (TLS)
+//! client_id = "plugctl-kitchen"
+//! base_topic = "plugctl"
+//! node_id = "kitchen"           # unique per hub on one broker
+//! discovery_prefix = "homeassistant"
 //! ```
 
 use std::{net::SocketAddr, path::Path, time::Duration};
@@ -73,6 +80,36 @@ pub struct HubConfig {
     /// Devices named explicitly.
     #[serde(rename = "device")]
     pub devices: Vec<DeviceEntry>,
+    /// The MQTT bridge with Home Assistant discovery (off unless `url` is set).
+    pub mqtt: MqttSection,
+}
+
+/// `[mqtt]`: the MQTT bridge (see `crate::mqtt`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttSection {
+    /// `mqtt://[user:pass@]host[:port][/base]` or `mqtts://…` (TLS); none: the bridge is off.
+    pub url: Option<String>,
+    /// MQTT client id (default `plugctl-<hostname>-<listen port>`).
+    pub client_id: Option<String>,
+    /// Base topic (default `plugctl`; a path in the URL overrides it).
+    pub base_topic: String,
+    /// Home Assistant node id (default: the client id as a slug); unique per hub on a broker.
+    pub node_id: Option<String>,
+    /// Home Assistant discovery prefix.
+    pub discovery_prefix: String,
+}
+
+impl Default for MqttSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            client_id: None,
+            base_topic: "plugctl".into(),
+            node_id: None,
+            discovery_prefix: "homeassistant".into(),
+        }
+    }
 }
 
 /// `[hub]`.
@@ -217,6 +254,10 @@ impl HubConfig {
             if !(-90.0..=90.0).contains(&l.latitude) || !(-180.0..=180.0).contains(&l.longitude) {
                 return Err(ConfigError::Invalid("[location] latitude/longitude out of range".into()));
             }
+        }
+        if self.mqtt.url.is_some() {
+            crate::mqtt::Settings::from_config(self)
+                .map_err(|e| ConfigError::Invalid(format!("[mqtt] {}", e.0)))?;
         }
         for (i, d) in self.devices.iter().enumerate() {
             if d.host.trim().is_empty() {

@@ -16,7 +16,8 @@
 //! - [`web`]: the dashboard (HTML, CSS and JavaScript embedded in the binary).
 //! - [`api`]: the HTTP server (JSON API, SSE, OpenAPI, problem+json errors);
 //! - [`auth`]: tokens, dashboard sessions and cross-site request protection;
-//! - [`metrics`]: Prometheus metrics.
+//! - [`metrics`]: Prometheus metrics;
+//! - [`mqtt`]: the MQTT bridge with Home Assistant discovery.
 
 pub mod api;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod extensions;
 mod hub;
 pub mod metrics;
 pub mod model;
+pub mod mqtt;
 pub mod scheduler;
 pub mod store;
 pub mod timesync;

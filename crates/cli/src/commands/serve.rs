@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// Run over emulated Kasa and Hi-Flying plugs started in-process.
     #[arg(long)]
     pub demo: bool,
+    /// Bridge to MQTT with Home Assistant discovery:
+    /// `mqtt://[user:pass@]host:port[/base-topic]` or `mqtts://…` (overrides `[mqtt] url`).
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
 }
 
 /// Runs the hub until Ctrl-C.
@@ -47,6 +51,14 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         config.hub.listen = l;
     }
+    if let Some(u) = &args.mqtt {
+        config.mqtt.url = Some(u.clone());
+    }
+    let listen = config.hub.listen;
+    let security = plugctl_hub::auth::Security::for_bind(listen, args.token.clone());
+    // Refuse unfit settings before anything starts, binds or sends.
+    security.check_for(listen).map_err(|e| usage(e.to_string()))?;
+    config.validate().map_err(|e| usage(e.to_string()))?;
     let demo = if args.demo { Some(start_demo(&mut config).await?) } else { None };
     let db_path = match (&args.db, &config.hub.db, &demo) {
         (Some(p), _, _) => p.clone(),
@@ -57,8 +69,6 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     if let Some(dir) = db_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let listen = config.hub.listen;
-    let security = plugctl_hub::auth::Security::for_bind(listen, args.token.clone());
     if let Some(t) = security.generated_token() {
         eprintln!("API token (shown once): {t}");
     }
