@@ -64,6 +64,13 @@ if [ ! -x /usr/sbin/mosquitto ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
 fi
 
+# The openssl command, which makes the private CA and broker certificate of the MQTT TLS test
+# (crates/hub/tests/mqtt_tls.rs).
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "==> openssl missing; installing it with apt-get"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+
 # --- fixtures: real device dumps beside the repository --------------------------------------
 if [ -z "${PLUGCTL_FIXTURES:-}" ]; then
   export PLUGCTL_FIXTURES="$(cd "$root/.." && pwd)/shared/fixtures/kasa"

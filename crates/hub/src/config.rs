@@ -30,6 +30,7 @@
 //!
 //! [mqtt]                        # optional: the MQTT bridge with Home Assistant discovery
 //! url = "mqtt://user:pass@broker.lan:1883"   # or mqtts:// (TLS)
+//! # ca_file = "/etc/plugctl/broker-ca.pem"  # mqtts:// with a private CA (instead of system roots)
 //! client_id = "plugctl-kitchen"
 //! base_topic = "plugctl"
 //! node_id = "kitchen"           # unique per hub on one broker
@@ -98,6 +99,9 @@ pub struct MqttSection {
     pub node_id: Option<String>,
     /// Home Assistant discovery prefix.
     pub discovery_prefix: String,
+    /// PEM file of CA certificates for `mqtts://`, trusted instead of the system's roots
+    /// (a broker with a private CA).
+    pub ca_file: Option<String>,
 }
 
 impl Default for MqttSection {
@@ -108,6 +112,7 @@ impl Default for MqttSection {
             base_topic: "plugctl".into(),
             node_id: None,
             discovery_prefix: "homeassistant".into(),
+            ca_file: None,
         }
     }
 }

@@ -343,6 +343,7 @@ mod tests {
                 tags: vec![],
                 model: "HS110(EU)".into(),
                 mac: "50:C7:BF:00:00:01".into(),
+                sw_version: None,
                 outlets: vec![],
                 interval: Duration::from_secs(1),
                 cloud_free: false,

@@ -83,6 +83,10 @@ pub struct DeviceInfo {
     pub model: String,
     /// MAC as the device reports it.
     pub mac: String,
+    /// Firmware version (Kasa sysinfo `sw_ver`); `None` where the device does not report it
+    /// (Hi-Flying plugs) or not yet known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sw_version: Option<String>,
     /// Strip outlets (empty for single-outlet devices).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outlets: Vec<OutletInfo>,
@@ -173,4 +177,22 @@ mod secs {
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_info_without_sw_version_still_loads() {
+        // Stored by a run before `sw_version` existed.
+        let old = r#"{"id":"kasa-X","family":"kasa","host":"127.0.0.2","port":9999,"name":"Fridge",
+            "tags":[],"model":"HS110(EU)","mac":"B0:95:75:00:00:01","interval":2.0,"source":"config"}"#;
+        let i: DeviceInfo = serde_json::from_str(old).expect("old entry parses");
+        assert_eq!(i.sw_version, None);
+        assert!(!serde_json::to_string(&i).unwrap().contains("sw_version"));
+        let i = DeviceInfo { sw_version: Some("1.0.4 Build 191105 Rel.120218".into()), ..i };
+        let back: DeviceInfo = serde_json::from_str(&serde_json::to_string(&i).unwrap()).unwrap();
+        assert_eq!(back.sw_version.as_deref(), Some("1.0.4 Build 191105 Rel.120218"));
+    }
 }

@@ -29,7 +29,8 @@ fn snapshot(topic: &str, got: Option<&String>, want: &str) {
 }
 
 const FRIDGE_DEVICE: &str = r#""device": {"identifiers": ["hub_a_kasa-807a727158e383a7538fcc256094d0d87ee0672e"],
-    "connections": [["mac", "b0:95:75:6e:13:a8"]], "name": "Fridge", "manufacturer": "TP-Link", "model": "HS110(EU)"},
+    "connections": [["mac", "b0:95:75:6e:13:a8"]], "name": "Fridge", "manufacturer": "TP-Link", "model": "HS110(EU)",
+    "sw_version": "1.0.4 Build 191105 Rel.120218"},
     "origin": {"name": "plugctl", "sw_version": "0.1.0"}}"#;
 
 const FRIDGE_AVAILABILITY: &str = r#""availability": [{"topic": "plugctl/bridge/state"},
@@ -133,6 +134,7 @@ async fn discovery_payloads_are_exact() {
         "availability_mode": "all",
         "device": {"identifiers": ["hub_a_kasa-8069e0628720e3ed8c790bf5d1b3f04dfe0e4a4c-outlet-0"],
         "name": "Desk strip Plug 1", "manufacturer": "TP-Link", "model": "HS300(US) outlet",
+        "sw_version": "1.0.19 Build 200224 Rel.090814",
         "via_device": "hub_a_kasa-8069e0628720e3ed8c790bf5d1b3f04dfe0e4a4c"},
         "origin": {"name": "plugctl", "sw_version": "0.1.0"}}"#]),
     );

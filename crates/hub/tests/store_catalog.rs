@@ -26,6 +26,7 @@ fn info(id: &str, name: &str) -> DeviceInfo {
         tags: vec!["appliance".into()],
         model: "HS300(US)".into(),
         mac: "50:C7:BF:00:00:01".into(),
+        sw_version: None,
         outlets: vec![OutletInfo { index: 0, id: "8006...00".into(), name: "Kettle".into() }],
         interval: Duration::from_millis(1500),
         cloud_free: true,

@@ -186,6 +186,7 @@ fn view(id: &str, addr: SocketAddr) -> DeviceView {
             tags: vec![],
             model: "HS110(EU)".into(),
             mac: "00:00:00:00:00:00".into(),
+            sw_version: None,
             outlets: vec![],
             interval: Duration::from_secs(1),
             cloud_free: true,

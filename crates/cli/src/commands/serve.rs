@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// `mqtt://[user:pass@]host:port[/base-topic]` or `mqtts://…` (overrides `[mqtt] url`).
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// PEM file of CA certificates for an `mqtts://` broker with a private CA, trusted
+    /// instead of the system's roots (overrides `[mqtt] ca_file`).
+    #[arg(long, value_name = "FILE")]
+    pub mqtt_ca: Option<PathBuf>,
 }
 
 /// Runs the hub until Ctrl-C.
@@ -53,6 +57,9 @@ pub async fn run(args: &ServeArgs) -> Result<()> {
     }
     if let Some(u) = &args.mqtt {
         config.mqtt.url = Some(u.clone());
+    }
+    if let Some(ca) = &args.mqtt_ca {
+        config.mqtt.ca_file = Some(ca.to_string_lossy().into_owned());
     }
     let listen = config.hub.listen;
     let security = plugctl_hub::auth::Security::for_bind(listen, args.token.clone());

@@ -128,6 +128,12 @@ fn info_of(d: &Discovered, source: Source, interval: Duration, udp_port: Option<
         tags: Vec::new(),
         model: d.model.clone(),
         mac: d.mac.clone(),
+        sw_version: match d.family {
+            Family::Kasa => {
+                d.details.get("sw_ver").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(String::from)
+            }
+            Family::Hf => None,
+        },
         outlets: Vec::new(),
         interval,
         cloud_free: false,
@@ -213,6 +219,7 @@ async fn apply_configured(
                 tags: Vec::new(),
                 model: String::new(),
                 mac: String::new(),
+                sw_version: None,
                 outlets: Vec::new(),
                 interval,
                 cloud_free: false,

@@ -101,9 +101,9 @@ async fn poll(inner: &Inner, entry: &Entry, dev: &Device, has_meter: &mut bool) 
     let started = Instant::now();
     if let Device::Kasa(k) = dev {
         match poll_kasa_batched(k, has_meter).await {
-            Ok(Some((state, mut reading))) => {
+            Ok(Some((state, sw_version, mut reading))) => {
                 reading.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-                inner.observe(entry, &state, reading);
+                inner.observe(entry, &state, sw_version, reading);
                 return true;
             }
             Ok(None) => {} // a strip: per-outlet meters need one request per outlet
@@ -141,20 +141,30 @@ async fn poll(inner: &Inner, entry: &Entry, dev: &Device, has_meter: &mut bool) 
             }
         }
     }
+    // Hi-Flying plugs have no version command on the control port: no firmware version.
+    let mut sw_version = None;
     if let Device::Kasa(k) = dev {
-        reading.rssi = k.last_sysinfo().and_then(|s| s.rssi);
+        let si = k.last_sysinfo();
+        reading.rssi = si.as_ref().and_then(|s| s.rssi);
+        sw_version = si.as_ref().and_then(|s| firmware(&s.sw_ver));
     }
     reading.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    inner.observe(entry, &state, reading);
+    inner.observe(entry, &state, sw_version, reading);
     true
 }
 
+/// The firmware version of a Kasa sysinfo `sw_ver` (`None` when empty).
+fn firmware(sw_ver: &str) -> Option<String> {
+    let v = sw_ver.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
 /// A single-outlet Kasa plug in one request: `system.get_sysinfo` and, where there is a
-/// meter, `emeter.get_realtime`. `None` for a strip (its outlets' meters need a context each).
+/// meter, `emeter.get_realtime`; with the firmware version. `None` for a strip (its outlets' meters need a context each).
 async fn poll_kasa_batched(
     k: &plugctl_client::kasa::KasaDevice,
     has_meter: &mut bool,
-) -> Result<Option<(State, Reading)>, plugctl_client::Error> {
+) -> Result<Option<(State, Option<String>, Reading)>, plugctl_client::Error> {
     use plugctl_client::kasa::{DeviceErrorKind, EmeterReading, Request, ResponseError, SysInfo};
     let mut req = Request::get_sysinfo();
     if *has_meter {
@@ -186,7 +196,7 @@ async fn poll_kasa_batched(
             Err(e) => return Err(plugctl_client::Error::from_response(addr, e)),
         }
     }
-    Ok(Some((state, reading)))
+    Ok(Some((state, firmware(&si.sw_ver), reading)))
 }
 
 fn reading_of(s: &State) -> Reading {

@@ -157,7 +157,9 @@ impl Inner {
     }
 
     /// A successful poll: new reading, state-change and availability events.
-    pub(crate) fn observe(&self, entry: &Entry, state: &State, reading: Reading) {
+    /// A successful poll. `sw_version` is the firmware version when the poll read it (Kasa
+    /// sysinfo); `None` keeps what is known.
+    pub(crate) fn observe(&self, entry: &Entry, state: &State, sw_version: Option<String>, reading: Reading) {
         let id = entry.id();
         let at_ms = reading.at_ms;
         let previous = entry.reading();
@@ -172,6 +174,9 @@ impl Inner {
                     .collect();
             }
             info.model.clone_from(&state.model);
+            if sw_version.is_some() {
+                info.sw_version = sw_version;
+            }
         }
         match &previous {
             Some(p) if p.on != reading.on && reading.outlets_on.is_empty() => {

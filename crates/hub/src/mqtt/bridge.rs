@@ -45,6 +45,8 @@ pub(super) async fn run(hub: Hub, s: Settings, options: MqttOptions, mut stop: o
         targets: HashMap::new(),
     };
     let mut backoff = s.reconnect_min;
+    // The last connection error reported as a hub event (each distinct error once).
+    let mut reported: Option<String> = None;
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -52,6 +54,7 @@ pub(super) async fn run(hub: Hub, s: Settings, options: MqttOptions, mut stop: o
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     info!(broker = %format!("{}:{}", s.host, s.port), "mqtt connected");
                     b.connected = true;
+                    reported = None;
                     backoff = s.reconnect_min;
                     b.on_connect();
                 }
@@ -61,7 +64,20 @@ pub(super) async fn run(hub: Hub, s: Settings, options: MqttOptions, mut stop: o
                     if b.connected {
                         warn!(error = %e, "mqtt connection lost; reconnecting");
                     } else {
-                        debug!(error = %e, ?backoff, "mqtt connect failed");
+                        let error = e.to_string();
+                        if reported.as_deref() == Some(error.as_str()) {
+                            debug!(%error, ?backoff, "mqtt connect failed");
+                        } else {
+                            let message = format!(
+                                "mqtt: cannot connect to {}://{}:{}: {error}",
+                                if s.tls { "mqtts" } else { "mqtt" },
+                                s.host,
+                                s.port
+                            );
+                            warn!("{message}");
+                            b.hub.events().publish(HubEvent::Error { id: None, message, at_ms: now_ms() });
+                            reported = Some(error);
+                        }
                     }
                     b.connected = false;
                     tokio::select! {

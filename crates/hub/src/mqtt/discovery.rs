@@ -141,13 +141,17 @@ fn availability(t: &Topics, slug: &str) -> Value {
 
 fn ha_device(view: &DeviceView, t: &Topics) -> Value {
     let i = &view.info;
-    json!({
+    let mut d = json!({
         "identifiers": [format!("{}_{}", t.node, device_slug(&i.id))],
         "connections": [["mac", normalize_mac(&i.mac)]],
         "name": i.name,
         "manufacturer": manufacturer(i.family),
         "model": i.model,
-    })
+    });
+    if let Some(v) = &i.sw_version {
+        d["sw_version"] = json!(v);
+    }
+    d
 }
 
 fn ha_outlet_device(view: &DeviceView, o: &OutletInfo, t: &Topics) -> Value {
@@ -157,13 +161,18 @@ fn ha_outlet_device(view: &DeviceView, o: &OutletInfo, t: &Topics) -> Value {
     } else {
         format!("{} {}", i.name, o.name)
     };
-    json!({
+    let mut d = json!({
         "identifiers": [format!("{}_{}", t.node, outlet_slug(&i.id, o.index))],
         "name": name,
         "manufacturer": manufacturer(i.family),
         "model": format!("{} outlet", i.model),
-        "via_device": format!("{}_{}", t.node, device_slug(&i.id)),
-    })
+    });
+    // An outlet runs its strip's firmware.
+    if let Some(v) = &i.sw_version {
+        d["sw_version"] = json!(v);
+    }
+    d["via_device"] = json!(format!("{}_{}", t.node, device_slug(&i.id)));
+    d
 }
 
 fn switch(t: &Topics, slug: &str, device: Value, attributes: bool) -> Value {

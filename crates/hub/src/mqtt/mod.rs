@@ -16,6 +16,13 @@
 //! | `<prefix>/<component>/<node>/<object>/config` | out, retained | Home Assistant discovery (`<prefix>` default `homeassistant`); empty when the device is removed |
 //! | `<prefix>/status` | in | `online`: discovery and states are published again |
 //!
+//! TLS: `mqtts://` verifies the broker with the system's root certificates; a broker with a
+//! certificate from a private CA needs `ca_file` in `[mqtt]` (or `plugctl serve --mqtt-ca FILE`):
+//! a PEM file of one or more CA certificates, trusted *instead of* the system roots (the broker
+//! is pinned to that CA). The broker's host name (or IP address) must match its certificate.
+//! A failed connection is retried with back-off and reported as a hub `error` event (once per
+//! distinct error).
+//!
 //! Several hubs on one broker need distinct node ids (the default comes from the client id,
 //! which defaults to `plugctl-<hostname>-<listen port>`) and distinct base topics (the bridge
 //! state topic lives under the base topic).
@@ -23,7 +30,7 @@
 mod bridge;
 pub mod discovery;
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -43,8 +50,10 @@ pub struct Settings {
     pub host: String,
     /// Broker port (1883, or 8883 with TLS, unless given).
     pub port: u16,
-    /// `mqtts://`: TLS with rustls and the system's root certificates.
+    /// `mqtts://`: TLS with rustls and the system's root certificates (or `ca_file`).
     pub tls: bool,
+    /// PEM CA certificates trusted instead of the system roots (`mqtts://` only).
+    pub ca_file: Option<PathBuf>,
     /// User name, if any.
     pub username: Option<String>,
     /// Password, if any.
@@ -70,7 +79,14 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| format!("plugctl-{}-{}", hostname(), config.hub.listen.port()));
         let node = discovery::slug(m.node_id.as_deref().unwrap_or(&client_id));
-        Self::parse(url, client_id, &m.base_topic, node, &m.discovery_prefix).map(Some)
+        let mut s = Self::parse(url, client_id, &m.base_topic, node, &m.discovery_prefix)?;
+        if let Some(ca) = m.ca_file.as_deref().filter(|c| !c.is_empty()) {
+            if !s.tls {
+                return Err(MqttError(format!("ca_file {ca:?} needs an mqtts:// URL")));
+            }
+            s.ca_file = Some(PathBuf::from(ca));
+        }
+        Ok(Some(s))
     }
 
     /// Parses `mqtt://[user:pass@]host[:port][/base]` or `mqtts://…` (a path overrides `base`).
@@ -113,6 +129,7 @@ impl Settings {
             host,
             port: u.port().unwrap_or(default_port),
             tls,
+            ca_file: None,
             username,
             password,
             client_id,
@@ -137,20 +154,39 @@ impl Settings {
         }
         if self.tls {
             o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(
-                Arc::new(tls_config()?),
+                Arc::new(tls_config(self.ca_file.as_deref())?),
             )));
         }
         Ok(o)
     }
 }
 
-/// rustls with the ring provider and the system's root certificates.
-fn tls_config() -> Result<rustls::ClientConfig, MqttError> {
+/// rustls with the ring provider and the system's root certificates, or only the CA
+/// certificates of `ca_file`.
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, MqttError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err(MqttError("mqtts: no usable root certificates on this system".into()));
+    match ca_file {
+        Some(path) => {
+            let what = |e: &dyn std::fmt::Display| MqttError(format!("ca_file {}: {e}", path.display()));
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| what(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| what(&e))?;
+            if certs.is_empty() {
+                return Err(what(&"no PEM certificate in the file"));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| what(&e))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(MqttError("mqtts: no usable root certificates on this system".into()));
+            }
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
@@ -288,5 +324,13 @@ mod tests {
         assert_eq!(s.topics.prefix, "homeassistant");
         c.mqtt.node_id = Some("Kitchen Hub".into());
         assert_eq!(Settings::from_config(&c).unwrap().unwrap().topics.node, "kitchen_hub");
+        assert_eq!(Settings::from_config(&c).unwrap().unwrap().ca_file, None);
+        c.mqtt.ca_file = Some("/etc/ssl/private-ca.pem".into());
+        assert!(Settings::from_config(&c).unwrap_err().0.contains("mqtts://"));
+        c.mqtt.url = Some("mqtts://127.0.0.1".into());
+        let s = Settings::from_config(&c).unwrap().unwrap();
+        assert_eq!(s.ca_file.as_deref(), Some(std::path::Path::new("/etc/ssl/private-ca.pem")));
+        // A CA file that does not exist fails at start, with its name.
+        assert!(s.options().unwrap_err().0.contains("private-ca.pem"));
     }
 }

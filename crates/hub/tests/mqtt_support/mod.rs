@@ -27,10 +27,21 @@ pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `(cafile, certfile, keyfile)` of a TLS listener.
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 impl Broker {
     pub async fn start() -> Broker {
+        Self::start_with(None).await
+    }
+
+    /// A broker whose only listener speaks TLS with the given CA, certificate and key (PEM).
+    pub async fn start_tls(ca: PathBuf, cert: PathBuf, key: PathBuf) -> Broker {
+        Self::start_with(Some((ca, cert, key))).await
+    }
+
+    async fn start_with(tls: Option<(PathBuf, PathBuf, PathBuf)>) -> Broker {
         assert!(
             std::path::Path::new(MOSQUITTO).exists(),
             "{MOSQUITTO} is missing: run ./scripts/test.sh (it installs the Debian package mosquitto)"
@@ -40,7 +51,7 @@ impl Broker {
             .map(|a| a.port())
             .expect("free port");
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut b = Broker { port, dir, child: None };
+        let mut b = Broker { port, dir, child: None, tls };
         b.spawn().await;
         b
     }
@@ -50,11 +61,12 @@ impl Broker {
     }
 
     async fn spawn(&mut self) {
-        std::fs::write(
-            self.conf(),
-            format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n", self.port),
-        )
-        .expect("write conf");
+        let mut conf = format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n", self.port);
+        if let Some((ca, cert, key)) = &self.tls {
+            conf +=
+                &format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display());
+        }
+        std::fs::write(self.conf(), conf).expect("write conf");
         let log = std::fs::File::create(self.dir.path().join("mosquitto.log")).expect("log");
         let child = Command::new(MOSQUITTO)
             .arg("-c")
@@ -70,8 +82,12 @@ impl Broker {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let log = std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default();
-        panic!("mosquitto did not listen on {}: {log}", self.port);
+        panic!("mosquitto did not listen on {}: {}", self.port, self.log());
+    }
+
+    /// Mosquitto's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
     }
 
     /// Kills the broker (SIGKILL) and starts it again on the same port.
@@ -89,7 +105,8 @@ impl Broker {
     }
 
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 
@@ -116,7 +133,12 @@ pub struct Watcher {
 
 impl Watcher {
     pub async fn start(port: u16, id: &str) -> Watcher {
-        let (client, mut el) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 1024);
+        Self::start_with(MqttOptions::new(id, "127.0.0.1", port)).await
+    }
+
+    /// A watcher with its own options (e.g. a TLS transport).
+    pub async fn start_with(options: MqttOptions) -> Watcher {
+        let (client, mut el) = AsyncClient::new(options, 1024);
         let log = Arc::new(Mutex::new(Vec::new()));
         let (l, c) = (log.clone(), client.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
