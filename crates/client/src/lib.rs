@@ -36,6 +36,7 @@ pub mod device;
 pub mod error;
 pub mod hf;
 pub mod kasa;
+mod net;
 mod stats;
 
 pub use device::{ConnectOptions, Device, Family};

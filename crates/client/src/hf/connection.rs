@@ -26,12 +26,13 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     sync::{Mutex, MutexGuard},
-    time::{timeout, timeout_at, Instant},
+    time::{timeout_at, Instant},
 };
 use tracing::{debug, trace};
 
-use super::{config::HfConfig, failure::HfFailure, udp::deadline_after};
+use super::{config::HfConfig, failure::HfFailure};
 use crate::error::{Error, Op, Result};
+use crate::net::{deadline_after, peer_gone};
 use crate::stats::{bump, ConnectionStats, Counters};
 
 /// A kept connection.
@@ -187,18 +188,7 @@ impl Connection {
     }
 
     async fn connect(&self) -> Result<TcpStream> {
-        let addr = self.addr;
-        bump(&self.counters.connect_attempts);
-        trace!(%addr, "connecting");
-        let stream = match timeout(self.cfg.timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(Error::Timeout { addr, op: Op::Connect, after: self.cfg.timeout }),
-            Ok(Err(error)) if Error::is_refusal(&error) => return Err(Error::Refused { addr, error }),
-            Ok(Err(error)) => return Err(Error::Io { addr, op: Op::Connect, error }),
-            Ok(Ok(s)) => s,
-        };
-        stream.set_nodelay(true).map_err(|error| Error::Io { addr, op: Op::Connect, error })?;
-        bump(&self.counters.connections);
-        Ok(stream)
+        crate::net::connect_tcp(self.addr, self.cfg.timeout, &self.counters).await
     }
 }
 
@@ -223,17 +213,6 @@ fn check_kept(stream: &TcpStream) -> Result<(), &'static str> {
             Err(_) => return Err("socket error"),
         }
     }
-}
-
-/// Whether an I/O error means the peer had already dropped the connection.
-fn peer_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 fn is_blank(b: u8) -> bool {
@@ -278,7 +257,7 @@ async fn exchange(
         // Text without a line ending: complete after `quiet` of silence.
         let quiet = has_text(rbuf);
         let wait_until =
-            if quiet { deadline.min(super::udp::instant_after(Instant::now(), cfg.quiet)) } else { deadline };
+            if quiet { deadline.min(crate::net::instant_after(Instant::now(), cfg.quiet)) } else { deadline };
         match timeout_at(wait_until, stream.read(&mut chunk)).await {
             Err(_) if quiet => return Ok(()),
             Err(_) => return Err(timed_out(Op::Reply).into()),

@@ -15,9 +15,10 @@ use super::{
     config::HfConfig,
     connection::Connection,
     failure::HfFailure,
-    udp::{any_addr_for, deadline_after, recv_optional, tokio_udp, ReplyPort},
+    udp::{any_addr_for, recv_optional, tokio_udp, ReplyPort},
 };
 use crate::error::{Error, Op, Result};
+use crate::net::deadline_after;
 use crate::stats::ConnectionStats;
 
 /// The plug's state as its `YZ-RECOSCAN` reply reports it.

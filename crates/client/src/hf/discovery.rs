@@ -31,9 +31,10 @@ use tracing::{debug, trace, warn};
 use super::{
     config::HfConfig,
     device::{send_error, HfDevice},
-    udp::{any_addr_for, deadline_after, instant_after, recv_optional, udp_socket, ReplyPort},
+    udp::{any_addr_for, recv_optional, udp_socket, ReplyPort},
 };
 use crate::error::{Error, Op, Result};
+use crate::net::{deadline_after, instant_after};
 
 /// Settings of [`discover`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,17 +33,6 @@ pub(crate) type Datagram = (Arc<[u8]>, SocketAddr);
 /// How many datagrams a slow subscriber may fall behind before it misses some.
 const FANOUT_CAPACITY: usize = 256;
 
-/// `now + d`, saturating instead of overflowing.
-pub(crate) fn deadline_after(d: Duration) -> Instant {
-    instant_after(Instant::now(), d)
-}
-
-/// `start + d`, saturating at a far-future instant instead of overflowing.
-pub(crate) fn instant_after(start: Instant, d: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
-    start.checked_add(d.min(FAR)).unwrap_or(start)
-}
-
 /// The unspecified address of `peer`'s family, port `port`.
 pub(crate) fn any_addr_for(peer: IpAddr, port: u16) -> SocketAddr {
     match peer {
@@ -200,6 +189,7 @@ async fn pump(socket: UdpSocket, tx: broadcast::Sender<Datagram>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::deadline_after;
 
     #[tokio::test]
     async fn reply_port_is_shared_and_fans_out() {

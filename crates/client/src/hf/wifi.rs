@@ -38,9 +38,10 @@ use super::{
     config::HfConfig,
     device::send_error,
     failure::{HfFailure, Shown},
-    udp::{any_addr_for, deadline_after, drain, recv_until, tokio_udp},
+    udp::{any_addr_for, drain, recv_until, tokio_udp},
 };
 use crate::error::{Error, Op, Result};
+use crate::net::deadline_after;
 
 /// The security of the network to join, as the command line names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

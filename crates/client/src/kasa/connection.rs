@@ -29,12 +29,13 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     sync::Mutex,
-    time::{timeout, timeout_at, Instant},
+    time::timeout_at,
 };
-use tracing::{debug, trace};
+use tracing::debug;
 
 use super::config::ClientConfig;
 use crate::error::{Error, Op, Result};
+use crate::net::{deadline_after, peer_gone};
 use crate::stats::{bump, ConnectionStats, Counters};
 
 /// A kept connection.
@@ -198,18 +199,7 @@ impl Connection {
     }
 
     async fn connect(&self) -> Result<TcpStream> {
-        let addr = self.addr;
-        bump(&self.counters.connect_attempts);
-        trace!(%addr, "connecting");
-        let stream = match timeout(self.cfg.timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(Error::Timeout { addr, op: Op::Connect, after: self.cfg.timeout }),
-            Ok(Err(error)) if Error::is_refusal(&error) => return Err(Error::Refused { addr, error }),
-            Ok(Err(error)) => return Err(Error::Io { addr, op: Op::Connect, error }),
-            Ok(Ok(s)) => s,
-        };
-        stream.set_nodelay(true).map_err(|error| Error::Io { addr, op: Op::Connect, error })?;
-        bump(&self.counters.connections);
-        Ok(stream)
+        crate::net::connect_tcp(self.addr, self.cfg.timeout, &self.counters).await
     }
 }
 
@@ -224,28 +214,6 @@ fn still_usable(stream: &TcpStream) -> Result<(), &'static str> {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
         Err(_) => Err("socket error"),
     }
-}
-
-/// `now + d`, saturating at a far future instant instead of overflowing.
-pub(crate) fn deadline_after(d: std::time::Duration) -> Instant {
-    instant_after(Instant::now(), d)
-}
-
-/// `start + d`, saturating at a far future instant instead of overflowing.
-pub(crate) fn instant_after(start: Instant, d: std::time::Duration) -> Instant {
-    const FAR: std::time::Duration = std::time::Duration::from_secs(86_400 * 365 * 30);
-    start.checked_add(d.min(FAR)).unwrap_or(start)
-}
-
-/// Whether an I/O error means the peer had already dropped the connection.
-fn peer_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// Writes one request frame and reads one reply frame within `cfg.timeout`.

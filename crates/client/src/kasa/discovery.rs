@@ -26,12 +26,9 @@ use tokio::{
 };
 use tracing::{debug, trace, warn};
 
-use super::{
-    config::ClientConfig,
-    connection::{deadline_after, instant_after},
-    device::KasaDevice,
-};
+use super::{config::ClientConfig, device::KasaDevice};
 use crate::error::{Error, Op, Result};
+use crate::net::{deadline_after, instant_after};
 
 /// Settings of [`discover`] and [`probe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
