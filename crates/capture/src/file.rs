@@ -176,6 +176,12 @@ impl<'a> CaptureReader<'a> {
             }
             let offset = self.offset();
             let State::Pcapng { big_endian, interfaces } = &mut self.state else { return None };
+            if let Some(len) = short_block_len(self.rem, *big_endian) {
+                return Some(Err(CaptureError::Malformed {
+                    offset,
+                    detail: format!("pcapng block length {len} is shorter than a block's 12-byte frame"),
+                }));
+            }
             let parse = if *big_endian { parse_block_be } else { parse_block_le };
             let block = match parse(self.rem) {
                 Ok((rem, block)) => {
@@ -292,6 +298,22 @@ fn legacy_packet<'a>(header: &PcapHeader, block: &LegacyPcapBlock<'a>, number: u
 }
 
 /// Packet data without the block's padding: the first `len` bytes.
+/// The total length field of the pcapng block at the start of `rem`, if it is below 12 (type,
+/// length and trailing length alone take 12 bytes). `pcap-parser` 0.17 computes
+/// `length - 12` unchecked for blocks it does not know (an overflow panic in builds with
+/// overflow checks, a bogus "truncated" otherwise), so such blocks are rejected here first.
+/// Section headers are left to the parser: their length is in their own byte order, which
+/// may differ from the current section's, and their parser checks it.
+fn short_block_len(rem: &[u8], big_endian: bool) -> Option<u32> {
+    let (head, _) = rem.split_first_chunk::<8>()?;
+    if head[..4] == PCAPNG_MAGIC {
+        return None;
+    }
+    let len = [head[4], head[5], head[6], head[7]];
+    let len = if big_endian { u32::from_be_bytes(len) } else { u32::from_le_bytes(len) };
+    (len < 12).then_some(len)
+}
+
 fn cut(data: &[u8], len: u32) -> &[u8] {
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     &data[..data.len().min(len)]
@@ -357,5 +379,28 @@ mod tests {
         assert_eq!(ng_time(3, 2, 10), Timestamp::new(11, 500_000_000));
         assert_eq!(ng_time(1_000_000_001, 1_000_000_000, -1), Timestamp::new(0, 1));
         assert_eq!(ng_time(u64::MAX, 1, i64::MAX).secs(), i64::MAX);
+    }
+
+    /// Found by the `pcap` fuzz target: a block after the section header announcing a total
+    /// length of 11 made `pcap-parser` subtract 12 from it and panic on the overflow.
+    #[test]
+    fn pcapng_block_shorter_than_its_frame_is_malformed() {
+        let mut file = Vec::new();
+        file.extend_from_slice(&PCAPNG_MAGIC);
+        file.extend_from_slice(&28u32.to_le_bytes());
+        file.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        file.extend_from_slice(&[1, 0, 0, 0]); // version 1.0
+        file.extend_from_slice(&u64::MAX.to_le_bytes()); // section length unknown
+        file.extend_from_slice(&28u32.to_le_bytes());
+        for len in [0u32, 8, 11] {
+            let mut bad = file.clone();
+            bad.extend_from_slice(&0x8000_0001u32.to_le_bytes()); // a custom block type
+            bad.extend_from_slice(&len.to_le_bytes());
+            bad.extend_from_slice(&[0; 12]);
+            let mut reader = CaptureReader::new(&bad).unwrap();
+            let err = reader.next().unwrap().unwrap_err();
+            assert!(matches!(err, CaptureError::Malformed { offset: 28, .. }), "{err}");
+            assert!(err.to_string().contains(&format!("block length {len}")), "{err}");
+        }
     }
 }

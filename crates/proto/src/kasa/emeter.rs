@@ -122,10 +122,15 @@ impl EnergyStat {
                     (None, Some(kwh)) => kwh,
                     _ => return Err(bad("entry without energy or energy_wh")),
                 };
+                // Out-of-range numbers are errors, never wrapped into a plausible date.
+                let year = int("year").ok_or_else(|| bad("entry without year"))?;
+                let month = int("month").ok_or_else(|| bad("entry without month"))?;
                 Ok(Self {
-                    year: int("year").ok_or_else(|| bad("entry without year"))? as i32,
-                    month: int("month").ok_or_else(|| bad("entry without month"))? as u32,
-                    day: int("day").map(|d| d as u32),
+                    year: i32::try_from(year).map_err(|_| bad(&format!("year {year} out of range")))?,
+                    month: u32::try_from(month).map_err(|_| bad(&format!("month {month} out of range")))?,
+                    day: int("day")
+                        .map(|d| u32::try_from(d).map_err(|_| bad(&format!("day {d} out of range"))))
+                        .transpose()?,
                     energy_kwh: energy,
                 })
             })
@@ -188,5 +193,23 @@ mod tests {
         assert_eq!(m[0].energy_kwh, 1.5);
         assert_eq!(EmeterScheme::for_hw_ver("1.0"), EmeterScheme::V1);
         assert_eq!(EmeterScheme::for_hw_ver("4.0"), EmeterScheme::V2);
+    }
+
+    /// Found by the `kasa_reply_models` fuzz target: numbers outside the field types were
+    /// cast with `as` and wrapped (year 4294969296 read as 2000, month -1 as 4294967295).
+    #[test]
+    fn out_of_range_stats_are_errors_not_wrapped() {
+        for entry in [
+            json!({"year":4_294_969_296_i64,"month":1,"energy":1.0}),
+            json!({"year":2026,"month":-1,"energy":1.0}),
+            json!({"year":2026,"month":1,"day":-1,"energy":1.0}),
+            json!({"year":2026,"month":1,"day":4_294_967_297_i64,"energy":1.0}),
+        ] {
+            let err = EnergyStat::list_from_map(&map(json!({ "day_list": [entry] }))).unwrap_err();
+            assert!(err.to_string().contains("out of range"), "{err}");
+        }
+        let ok =
+            EnergyStat::list_from_map(&map(json!({"day_list":[{"year":-1,"month":0,"day":0,"energy":0}]})));
+        assert_eq!(ok.unwrap()[0].year, -1);
     }
 }
