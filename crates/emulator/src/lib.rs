@@ -15,6 +15,8 @@
 //! - [`hf`]: Hi-Flying HF-LPB100 plugs (Maginon SP-2 / Reco4life: `AT+YZ…` on TCP 8899,
 //!   `YZ-RECOSCAN` and Hi-Flying assist on UDP 48899, HTTP Basic auth), with the AP → STA
 //!   provisioning story: [`hf::PlugState`], [`hf::bind_plug`], [`hf::fleet`].
+//! - [`fault`]: fault injection for both families (delays, lost or garbled replies, bad
+//!   length prefixes, refused or stalled connections, reboots), switchable at run time.
 //!
 //! Every input from the network is treated as hostile: sizes are capped, reads time out, and
 //! malformed requests get the replies real devices give (or none), never a panic.
@@ -32,5 +34,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod fault;
 pub mod hf;
 pub mod kasa;

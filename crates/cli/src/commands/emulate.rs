@@ -1,13 +1,22 @@
 //! `plugctl emulate …`: emulated plugs in the foreground until interrupted.
 
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, time::Duration};
 
 use anyhow::{Context, Result};
-use plugctl_emulator::kasa::{builtin, builtin_names, fleet, FleetConfig, Profile, ServerConfig};
+use plugctl_emulator::kasa::{
+    builtin, builtin_names,
+    fleet::{self, FleetSockets},
+    FleetConfig, Profile, ServerConfig,
+};
 use serde_json::json;
 
+use plugctl_emulator::fault::Faults;
+
 use super::usage;
-use crate::{args::EmulateKasaArgs, output};
+use crate::{
+    args::{EmulateKasaArgs, FaultArgs},
+    output,
+};
 
 /// The loopback broadcast address fleets answer discovery on.
 pub const LOOPBACK_BROADCAST: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
@@ -22,6 +31,32 @@ pub fn kasa_profile(model: Option<&str>, profile: Option<&std::path::Path>) -> R
     builtin(name).ok_or_else(|| {
         usage(format!("--model {name}: unknown model; built-in models: {}", builtin_names().join(", ")))
     })
+}
+
+/// The fault switch of `--fault`/`--fault-seed` (not started yet: see [`start_faults`]).
+/// `hf` rejects the kinds that family cannot inject.
+pub fn faults(args: &FaultArgs, hf: bool) -> Result<Faults> {
+    if let Some(f) = args.faults.iter().find(|f| hf && !f.kind.applies_to_hf()) {
+        return Err(usage(format!(
+            "--fault {f}: applies to Kasa plugs only (the Hi-Flying protocol has no length prefix)"
+        )));
+    }
+    Ok(Faults::new(args.faults.clone(), args.fault_seed))
+}
+
+/// Starts the `--fault-for` clock and says which faults are active (text mode only).
+fn start_faults(faults: &Faults, args: &FaultArgs, json: bool) {
+    if faults.specs().is_empty() {
+        return;
+    }
+    if let Some(secs) = args.fault_for {
+        faults.stop_after(Duration::from_secs_f64(secs));
+    }
+    if !json {
+        let list: Vec<String> = faults.specs().iter().map(ToString::to_string).collect();
+        let until = args.fault_for.map(|s| format!(" for the first {s} s")).unwrap_or_default();
+        println!("injecting faults{until}: {} (seed {})", list.join(", "), args.fault_seed);
+    }
 }
 
 /// The broadcast address a fleet on `base` answers by default.
@@ -46,8 +81,12 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
     }
     let profile = kasa_profile(args.model.as_deref(), args.profile.as_deref())?;
     if args.klap || plugctl_emulator::kasa::klap::is_klap_profile(&profile) {
+        if !args.fault.faults.is_empty() {
+            return Err(usage("--fault does not apply to KLAP plugs (they have no port-9999 service)"));
+        }
         return kasa_klap(args, &profile).await;
     }
+    let faults = faults(&args.fault, false)?;
     let cfg = FleetConfig {
         time_scale: args.time_scale,
         count: args.count,
@@ -55,7 +94,12 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
         port: args.port,
         profiles: vec![profile],
         broadcast: default_broadcast(args.base, args.broadcast),
-        server: ServerConfig { close_after_reply: args.close_after_reply, ..ServerConfig::default() },
+        server: ServerConfig {
+            close_after_reply: args.close_after_reply,
+            faults: faults.clone(),
+            ..ServerConfig::default()
+        },
+        sockets: if args.shared_sockets { FleetSockets::Shared } else { FleetSockets::Auto },
         ..FleetConfig::default()
     };
     let fleet = fleet::start(cfg)
@@ -71,6 +115,7 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
                 "mac": d.mac,
                 "alias": d.alias,
                 "device_id": d.device_id,
+                "sockets": fleet.sockets().as_str(),
             }));
         } else {
             println!(
@@ -79,7 +124,9 @@ pub async fn kasa(args: &EmulateKasaArgs) -> Result<()> {
             );
         }
     }
+    start_faults(&faults, &args.fault, args.json);
     if !args.json {
+        println!("{} devices on {} sockets", fleet.len(), fleet.sockets().as_str());
         if let Some(b) = default_broadcast(args.base, args.broadcast) {
             println!("answering discovery broadcasts on {b}:{}; Ctrl-C to stop", fleet.port());
         } else {
@@ -153,7 +200,9 @@ pub async fn hf(args: &crate::args::EmulateHfArgs) -> Result<()> {
         crate::args::HfMode::Ap => StartMode::Ap,
         crate::args::HfMode::Sta => StartMode::Sta,
     };
+    let faults = faults(&args.fault, true)?;
     let cfg = HfFleetConfig {
+        server: plugctl_emulator::hf::ServerConfig { faults: faults.clone(), ..Default::default() },
         count: args.count,
         base: args.base,
         mode,
@@ -195,6 +244,7 @@ pub async fn hf(args: &crate::args::EmulateHfArgs) -> Result<()> {
             );
         }
     }
+    start_faults(&faults, &args.fault, args.json);
     // Report reboots and address changes (e.g. after `wifi join`) as they happen.
     for i in 0..fleet.len() {
         let Some(plug) = fleet.plug(i) else { continue };

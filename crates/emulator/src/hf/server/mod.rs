@@ -18,6 +18,9 @@
 //! - HTTP (§1.5): Basic auth with the web credentials → `404` with body
 //!   `ERROR:404 Not Found`; otherwise `401` with `WWW-Authenticate`.
 //!
+//! - Faults ([`ServerConfig::faults`], [`crate::fault`]) apply per accepted control
+//!   connection, per command and per datagram (not to HTTP).
+//!
 //! The standalone `serve_*` functions do not move between addresses: after `AT+Z` the plug
 //! is silent for the reboot time, then answers again on the same sockets.
 
@@ -43,6 +46,7 @@ pub use tcp::serve_control;
 pub use udp::serve_udp;
 
 use super::{config::ConfigError, device::PlugState, Link};
+use crate::fault::Faults;
 
 /// A plug shared between its servers. The lock is held only while the state handles one
 /// request, so every request is applied atomically.
@@ -116,6 +120,9 @@ pub struct ServerConfig {
     pub http_timeout: Duration,
     /// Largest HTTP request head accepted. Default 8 KiB.
     pub http_max_request: usize,
+    /// Injected faults ([`crate::fault`]) on the control port and UDP; shared by every
+    /// server given a clone of this configuration. Default none.
+    pub faults: Faults,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +135,7 @@ impl Default for ServerConfig {
             reboot_time: Duration::from_secs(1),
             http_timeout: Duration::from_secs(10),
             http_max_request: 8 * 1024,
+            faults: Faults::none(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::{
 };
 
 use plugctl_proto::hf::{ControlRequest, ControlStream};
+use socket2::SockRef;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -16,6 +17,7 @@ use tokio::{
 use tracing::{debug, warn};
 
 use super::{lock, Ctx, ServerConfig, SharedPlug};
+use crate::fault::{Action, ConnFault};
 
 /// Read buffer per connection.
 const READ_CHUNK: usize = 1024;
@@ -57,18 +59,37 @@ enum End {
     Io,
     WriteTimeout,
     Rebooting,
+    /// A fault closed it after half a reply.
+    Fault,
+    /// A `refuse` fault: SO_LINGER 0 is set, dropping the stream sends RST.
+    Refused,
 }
 
 async fn connection(mut stream: TcpStream, peer: SocketAddr, ctx: Ctx, _permit: OwnedSemaphorePermit) {
     let _ = stream.set_nodelay(true);
     let end = serve_connection(&mut stream, &ctx).await;
     debug!(%peer, ?end, "control connection ended");
-    if matches!(end, End::PeerClosed | End::Idle) {
+    if matches!(end, End::PeerClosed | End::Idle | End::Fault) {
         let _ = stream.shutdown().await;
     }
 }
 
 async fn serve_connection(stream: &mut TcpStream, ctx: &Ctx) -> End {
+    match ctx.cfg.faults.on_connection() {
+        Some(ConnFault::Refuse) => {
+            debug!("fault: control connection reset at once");
+            // SO_LINGER 0: closing sends RST instead of FIN.
+            let _ = SockRef::from(&*stream).set_linger(Some(Duration::ZERO));
+            return End::Refused;
+        }
+        Some(ConnFault::AcceptNoRead) => {
+            debug!("fault: control connection accepted, never read");
+            let hold = lock(&ctx.device).tcp_timeout().unwrap_or(Duration::from_secs(300));
+            ctx.cfg.faults.hold(hold).await;
+            return End::Idle;
+        }
+        None => {}
+    }
     let mut lines = ControlStream::default();
     let mut buf = [0u8; READ_CHUNK];
     loop {
@@ -114,14 +135,71 @@ async fn serve_connection(stream: &mut TcpStream, ctx: &Ctx) -> End {
     }
 }
 
-/// Answers one command with one write.
+/// Answers one command with one write (or as an injected fault says).
 async fn reply(stream: &mut TcpStream, ctx: &Ctx, req: &ControlRequest) -> Result<(), End> {
-    let bytes = lock(&ctx.device).handle_control(req, Instant::now()).ok_or(End::Rebooting)?;
+    let fault = ctx.cfg.faults.on_request(false);
+    if let Some(d) = fault.delay {
+        tokio::time::sleep(d).await;
+    }
+    let bytes = match fault.action {
+        Some(Action::NoReply) => {
+            debug!("fault: command ignored");
+            return Ok(());
+        }
+        Some(Action::Reboot) => {
+            debug!("fault: plug reboots");
+            lock(&ctx.device).begin_reboot();
+            ctx.rebooting();
+            return Err(End::Rebooting);
+        }
+        Some(Action::WrongReply) => {
+            // The answer to another command (a switch's `+ok` for a reading, a reading for
+            // anything else); this one is not applied.
+            if matches!(req, ControlRequest::Measure) {
+                b"+ok\r\n".to_vec()
+            } else {
+                lock(&ctx.device)
+                    .handle_control(&ControlRequest::Measure, Instant::now())
+                    .ok_or(End::Rebooting)?
+            }
+        }
+        _ => lock(&ctx.device).handle_control(req, Instant::now()).ok_or(End::Rebooting)?,
+    };
     if matches!(req, ControlRequest::Delay { .. }) {
         ctx.changed();
     }
-    match tokio::time::timeout(ctx.cfg.write_timeout, stream.write_all(&bytes)).await {
-        Ok(Ok(())) => Ok(()),
+    let write = async {
+        match fault.action {
+            Some(Action::SplitWrites) => {
+                for b in &bytes {
+                    stream.write_all(std::slice::from_ref(b)).await?;
+                }
+                Ok(true)
+            }
+            Some(Action::CloseMidFrame) => {
+                // Half the reply, never its line ending.
+                let text = bytes.iter().position(|b| *b == b'\r' || *b == b'\n').unwrap_or(bytes.len());
+                stream.write_all(bytes.get(..text.div_ceil(2)).unwrap_or_default()).await?;
+                Ok(false)
+            }
+            Some(Action::Garbage) => {
+                let mut g = ctx.cfg.faults.garbage(24);
+                g.extend_from_slice(b"\r\n");
+                stream.write_all(&g).await.map(|()| true)
+            }
+            Some(Action::HugeLength) => {
+                // A reply that never ends: 64 KiB without a line ending.
+                for _ in 0..64 {
+                    stream.write_all(&ctx.cfg.faults.garbage(1024)).await?;
+                }
+                Ok(true)
+            }
+            _ => stream.write_all(&bytes).await.map(|()| true),
+        }
+    };
+    match tokio::time::timeout(ctx.cfg.write_timeout, write).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(End::Fault),
         Ok(Err(_)) => Err(End::Io),
         Err(_) => Err(End::WriteTimeout),
     }

@@ -12,6 +12,7 @@ use tokio::net::UdpSocket;
 use tracing::debug;
 
 use super::{lock, Ctx, ReplyCopy, ServerConfig, SharedPlug};
+use crate::fault::Action;
 
 /// Serves UDP for `plug` on `socket` until the task is dropped. The socket must be bound to
 /// the plug's IPv4 address (replies report it; clients compare it with the source).
@@ -47,8 +48,31 @@ pub(crate) async fn run(socket: Arc<UdpSocket>, ip: Ipv4Addr, ctx: Ctx) {
 
 /// Handles one datagram received for the plug on `socket` (its address `ip`) and sends the
 /// replies from `socket`.
+/// Faults of the configuration apply per datagram (connection-level kinds drop it).
 pub(crate) async fn respond(ctx: &Ctx, socket: &UdpSocket, ip: Ipv4Addr, payload: &[u8], peer: SocketAddr) {
-    let out = lock(&ctx.device).handle_datagram(payload, peer, ip, Instant::now());
+    let fault = ctx.cfg.faults.on_request(true);
+    if let Some(d) = fault.delay {
+        tokio::time::sleep(d).await;
+    }
+    match fault.action {
+        Some(Action::NoReply) => return,
+        Some(Action::Reboot) => {
+            lock(&ctx.device).begin_reboot();
+            ctx.rebooting();
+            return;
+        }
+        _ => {}
+    }
+    let mut out = lock(&ctx.device).handle_datagram(payload, peer, ip, Instant::now());
+    if let Some(reply) = &mut out.reply {
+        match fault.action {
+            // the answer to another request: a switch's `+ok`
+            Some(Action::WrongReply) => *reply = b"+ok".to_vec(),
+            Some(Action::Garbage) => *reply = ctx.cfg.faults.garbage(48),
+            Some(Action::CloseMidFrame) => reply.truncate(reply.len() / 2),
+            _ => {}
+        }
+    }
     if let Some(reply) = &out.reply {
         send(socket, reply, peer).await;
         if out.discovery {

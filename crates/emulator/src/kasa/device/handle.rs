@@ -11,23 +11,46 @@ use super::{
 };
 use crate::kasa::modules::{self, Outcome};
 
+/// Initial capacity of a `get_sysinfo` reply (a plug's is about 600 bytes, a strip's 1.5 KiB).
+const SYSINFO_REPLY_CAPACITY: usize = 1024;
+
 impl DeviceState {
     /// Handles one request payload (plaintext JSON bytes) at `now` and returns the plaintext
     /// reply, or `None` when the device sends nothing (offline, or rebooting immediately).
+    ///
+    /// A request for nothing but `system.get_sysinfo` (every poll and discovery) is answered
+    /// by writing the reply bytes directly; everything else goes through the dispatcher and
+    /// a JSON value. Both give the same bytes.
     pub fn handle(&mut self, request: &[u8], now: Instant) -> Option<Vec<u8>> {
-        self.handle_value(request, now).and_then(|v| serde_json::to_vec(&v).ok())
+        match self.parse_at(request, now)? {
+            None => Some(b"{}".to_vec()),
+            Some(entries) if request::is_sysinfo_only(&entries) => {
+                let mut out = Vec::with_capacity(SYSINFO_REPLY_CAPACITY);
+                out.extend_from_slice(br#"{"system":{"get_sysinfo":"#);
+                self.write_sysinfo(&mut out);
+                out.extend_from_slice(b"}}");
+                Some(out)
+            }
+            Some(entries) => self.dispatch(entries.0, now).and_then(|v| serde_json::to_vec(&v).ok()),
+        }
     }
 
     /// Like [`DeviceState::handle`], returning the reply as a JSON value.
     pub fn handle_value(&mut self, request: &[u8], now: Instant) -> Option<Value> {
+        match self.parse_at(request, now)? {
+            None => Some(Value::Object(Map::new())),
+            Some(entries) => self.dispatch(entries.0, now),
+        }
+    }
+
+    /// The common start of a request: `None` while offline; else time moves to `now` and
+    /// the payload is parsed (`Some(None)` when it is not a JSON object).
+    fn parse_at(&mut self, request: &[u8], now: Instant) -> Option<Option<request::Entries>> {
         if self.power.is_offline(now) {
             return None;
         }
         self.advance(now);
-        match request::parse(request) {
-            None => Some(Value::Object(Map::new())),
-            Some(entries) => self.dispatch(entries.0, now),
-        }
+        Some(request::parse(request))
     }
 
     fn dispatch(&mut self, entries: Vec<(String, Body)>, now: Instant) -> Option<Value> {

@@ -36,6 +36,17 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Entries> {
     serde_json::from_slice(payload).ok()
 }
 
+/// True for a request of `system.get_sysinfo` alone (any parameters, no context): the
+/// reply is then the sysinfo alone, whatever the device.
+pub(crate) fn is_sysinfo_only(e: &Entries) -> bool {
+    match e.0.as_slice() {
+        [(module, Body::Methods(methods))] if module == "system" => {
+            matches!(methods.as_slice(), [(method, _)] if method == "get_sysinfo")
+        }
+        _ => false,
+    }
+}
+
 /// Checks array/object nesting without parsing (strings and escapes are skipped).
 pub(crate) fn depth_ok(bytes: &[u8], max: usize) -> bool {
     let mut depth = 0usize;

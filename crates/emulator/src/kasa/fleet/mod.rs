@@ -2,17 +2,28 @@
 //! (`base` + *i*: 127.0.0.2, 127.0.0.3, …; Linux routes all of 127.0.0.0/8 to `lo`), all on
 //! one port number for TCP and UDP.
 //!
-//! With [`FleetConfig::broadcast`] set (e.g. `127.255.255.255`), one extra UDP socket bound to
-//! `broadcast:port` receives discovery broadcasts and every device answers from its own
-//! address, from its own socket (`127.0.0.N:port`), as clients require.
+//! With [`FleetConfig::broadcast`] set (e.g. `127.255.255.255`), discovery broadcasts to
+//! `broadcast:port` are answered by every device, each from its own address
+//! (`127.0.0.N:port`), as clients require.
 //!
-//! Cost per device: two sockets, two small tokio tasks and the device state (templates are
-//! shared between devices of one profile); no threads. The soft file-descriptor limit is
-//! raised at start, and a fleet that cannot fit fails with a clear error ([`limits`]).
+//! Sockets ([`FleetSockets`]): per device (a TCP listener and a UDP socket on 127.0.0.N:P,
+//! plus one socket on the broadcast address), or shared (Linux: one TCP listener and one UDP
+//! socket on `0.0.0.0:P` restricted to `lo`, dispatching by address; see
+//! `server/shared`). [`FleetSockets::Auto`] picks per-device sockets when they fit the
+//! file-descriptor limit with [`FleetConfig::connections`] open connections, else shared
+//! ones; the mode in use is logged and reported by [`Fleet::sockets`].
+//!
+//! Cost per device: the device state (templates are shared between devices of one profile)
+//! and, with per-device sockets, two sockets and two small tokio tasks; no threads. The soft
+//! file-descriptor limit is raised at start, and a fleet that cannot fit fails with a clear
+//! error ([`limits`]).
 
 pub mod addrs;
 mod broadcast;
 pub mod limits;
+mod mode;
+#[cfg(target_os = "linux")]
+mod shared_sockets;
 
 use std::{
     io,
@@ -24,6 +35,8 @@ use tokio::{
     net::{TcpListener, UdpSocket},
     task::JoinHandle,
 };
+
+pub use self::mode::FleetSockets;
 
 use self::broadcast::Member;
 use super::{
@@ -54,6 +67,11 @@ pub struct FleetConfig {
     pub server: ServerConfig,
     /// Simulated time runs this many times faster (see [`DeviceConfig::time_scale`]).
     pub time_scale: f64,
+    /// Socket layout: per device, shared, or chosen by the file-descriptor limit (default).
+    pub sockets: FleetSockets,
+    /// Concurrent client connections to reserve file descriptors for (default: one per
+    /// device, i.e. every device polled over a kept-open connection).
+    pub connections: Option<usize>,
 }
 
 impl Default for FleetConfig {
@@ -67,6 +85,8 @@ impl Default for FleetConfig {
             broadcast: None,
             server: ServerConfig::default(),
             time_scale: 1.0,
+            sockets: FleetSockets::Auto,
+            connections: None,
         }
     }
 }
@@ -90,6 +110,7 @@ pub struct FleetDevice {
 #[derive(Debug)]
 pub struct Fleet {
     port: u16,
+    sockets: FleetSockets,
     broadcast: Option<SocketAddr>,
     devices: Vec<FleetDevice>,
     states: Vec<SharedDevice>,
@@ -100,6 +121,11 @@ impl Fleet {
     /// The port every device listens on (TCP and UDP).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The socket layout in use ([`FleetSockets::PerDevice`] or [`FleetSockets::Shared`]).
+    pub fn sockets(&self) -> FleetSockets {
+        self.sockets
     }
 
     /// The devices, in index order.
@@ -165,28 +191,57 @@ pub async fn start(cfg: FleetConfig) -> io::Result<Fleet> {
         cfg.profiles.clone()
     };
     let addrs = addrs::consecutive(cfg.base, cfg.count)?;
-    let sockets = 2 * cfg.count as u64 + u64::from(cfg.broadcast.is_some());
-    limits::ensure_fds(sockets, &format!("a fleet of {} devices", cfg.count))?;
-    let bound = bind_all(&addrs, cfg.port, cfg.broadcast)?;
+    let connections = cfg.connections.unwrap_or(cfg.count);
+    let loopback = addrs.iter().all(Ipv4Addr::is_loopback);
+    let mode = mode::resolve(cfg.sockets, cfg.count, cfg.broadcast.is_some(), connections, loopback)?;
+    let devices = instantiate(&cfg, &profiles, &addrs)?;
+    #[cfg(target_os = "linux")]
+    if mode == FleetSockets::Shared {
+        return shared_sockets::start(&cfg, devices);
+    }
+    start_per_device(&cfg, devices)
+}
 
+/// One device before it is served.
+pub(crate) struct Prepared {
+    ip: Ipv4Addr,
+    info: FleetDevice,
+    state: SharedDevice,
+}
+
+/// Builds every device (addresses in [`Prepared::info`] carry port 0 until bound).
+fn instantiate(cfg: &FleetConfig, profiles: &[Profile], addrs: &[Ipv4Addr]) -> io::Result<Vec<Prepared>> {
     let dev_cfg = DeviceConfig { time_scale: cfg.time_scale, ..DeviceConfig::default() };
-    let mut devices = Vec::with_capacity(cfg.count);
-    let mut states = Vec::with_capacity(cfg.count);
-    let mut members = Vec::with_capacity(cfg.count);
-    let mut tasks = Vec::with_capacity(2 * cfg.count + 1);
-    for (i, ((listener, udp), ip)) in bound.pairs.into_iter().zip(&addrs).enumerate() {
+    let mut out = Vec::with_capacity(addrs.len());
+    for (i, ip) in addrs.iter().enumerate() {
         let Some(profile) = profiles.get(i % profiles.len().max(1)) else {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no profile to instantiate"));
         };
         let state = profile.instantiate_with(i, cfg.seed, dev_cfg.clone());
-        devices.push(FleetDevice {
-            addr: SocketAddr::new(IpAddr::V4(*ip), bound.port),
+        let info = FleetDevice {
+            addr: SocketAddr::new(IpAddr::V4(*ip), 0),
             model: state.model().to_string(),
             alias: state.alias().to_string(),
             mac: state.mac().to_string(),
             device_id: state.device_id().to_string(),
-        });
-        let dev = shared(state);
+        };
+        out.push(Prepared { ip: *ip, info, state: shared(state) });
+    }
+    Ok(out)
+}
+
+/// Serves each device on its own TCP listener and UDP socket.
+fn start_per_device(cfg: &FleetConfig, prepared: Vec<Prepared>) -> io::Result<Fleet> {
+    let addrs: Vec<Ipv4Addr> = prepared.iter().map(|p| p.ip).collect();
+    let bound = bind_all(&addrs, cfg.port, cfg.broadcast)?;
+    let mut devices = Vec::with_capacity(prepared.len());
+    let mut states = Vec::with_capacity(prepared.len());
+    let mut members = Vec::with_capacity(prepared.len());
+    let mut tasks = Vec::with_capacity(2 * prepared.len() + 1);
+    for ((listener, udp), p) in bound.pairs.into_iter().zip(prepared) {
+        let Prepared { mut info, state: dev, .. } = p;
+        info.addr.set_port(bound.port);
+        devices.push(info);
         let udp = Arc::new(udp);
         tasks.push(tokio::spawn(serve_tcp(listener, dev.clone(), cfg.server.clone())));
         tasks.push(tokio::spawn(serve_udp(udp.clone(), dev.clone(), cfg.server.clone())));
@@ -198,7 +253,7 @@ pub async fn start(cfg: FleetConfig) -> io::Result<Fleet> {
         broadcast = Some(sock.local_addr()?);
         tasks.push(tokio::spawn(broadcast::serve_broadcast(sock, members.into(), cfg.server.clone())));
     }
-    Ok(Fleet { port: bound.port, broadcast, devices, states, tasks })
+    Ok(Fleet { port: bound.port, sockets: FleetSockets::PerDevice, broadcast, devices, states, tasks })
 }
 
 /// Binds every device address (and the broadcast address) on one port.

@@ -20,9 +20,13 @@
 //! - UDP: one datagram in, one datagram out, from the same socket to the sender; payloads
 //!   that are not JSON get `{}`; a datagram wrongly carrying a TCP length header is
 //!   unwrapped.
+//! - Faults ([`ServerConfig::faults`], [`crate::fault`]) are applied per accepted connection
+//!   and per request, in the TCP connection loop and the UDP server.
 //! - Reboots: while a device reboots, new connections are closed, datagrams ignored, and
 //!   connections from before the reboot are dropped.
 
+#[cfg(target_os = "linux")]
+pub(crate) mod shared;
 mod sockets;
 mod tcp;
 mod udp;
@@ -44,6 +48,7 @@ pub(crate) use sockets::{bind_pair, broadcast_socket, tcp_listener, udp_socket};
 pub(crate) use udp::{datagram_reply, recv_now};
 
 use super::device::DeviceState;
+use crate::fault::Faults;
 
 /// A device shared between its TCP and UDP servers.
 pub type SharedDevice = Arc<Mutex<DeviceState>>;
@@ -74,6 +79,9 @@ pub struct ServerConfig {
     pub close_after_reply: bool,
     /// Extra latency before each reply (TCP and UDP). Default none.
     pub response_delay: Duration,
+    /// Injected faults ([`crate::fault`]); shared by every server given a clone of this
+    /// configuration. Default none.
+    pub faults: Faults,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +93,7 @@ impl Default for ServerConfig {
             max_connections: 64,
             close_after_reply: false,
             response_delay: Duration::ZERO,
+            faults: Faults::none(),
         }
     }
 }

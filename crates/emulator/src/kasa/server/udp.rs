@@ -1,12 +1,19 @@
 //! The UDP server of one device.
 
-use std::{cell::RefCell, io, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    cell::RefCell,
+    io,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use plugctl_proto::kasa::datagram;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
 use super::{lock, ServerConfig, SharedDevice};
+use crate::fault::Action;
 
 thread_local! {
     /// Receive buffer shared by every UDP server on a worker thread, so idle devices hold no
@@ -15,7 +22,8 @@ thread_local! {
 }
 
 /// Serves `dev` on `socket` until the task is dropped: each datagram is decrypted whole,
-/// handled, and answered with one datagram from `socket` to the sender.
+/// handled, and answered with one datagram from `socket` to the sender. Faults of
+/// [`ServerConfig::faults`] apply per datagram (the connection-level kinds drop it).
 pub async fn serve_udp(socket: Arc<UdpSocket>, dev: SharedDevice, cfg: ServerConfig) {
     loop {
         if let Err(e) = socket.readable().await {
@@ -36,7 +44,7 @@ pub async fn serve_udp(socket: Arc<UdpSocket>, dev: SharedDevice, cfg: ServerCon
             debug!(%peer, len = payload.len(), "oversized datagram ignored");
             continue;
         }
-        let Some(reply) = datagram_reply(&dev, &payload) else { continue };
+        let Some(reply) = faulty_datagram_reply(&dev, &payload, &cfg).await else { continue };
         if !cfg.response_delay.is_zero() {
             tokio::time::sleep(cfg.response_delay).await;
         }
@@ -55,6 +63,37 @@ pub(crate) fn recv_now(socket: &UdpSocket) -> io::Result<Option<(Vec<u8>, Socket
             Err(e) => Err(e),
         }
     })
+}
+
+/// [`datagram_reply`] with the faults of `cfg` applied (sleeping for a `delay` fault): the
+/// datagram to send, if any.
+pub(crate) async fn faulty_datagram_reply(
+    dev: &SharedDevice,
+    request: &[u8],
+    cfg: &ServerConfig,
+) -> Option<Vec<u8>> {
+    let fault = cfg.faults.on_request(true);
+    if let Some(d) = fault.delay {
+        tokio::time::sleep(d).await;
+    }
+    let mut reply = match fault.action {
+        None => return datagram_reply(dev, request),
+        Some(Action::NoReply) => return None,
+        Some(Action::Reboot) => {
+            lock(dev).schedule_reboot(Duration::ZERO, Instant::now());
+            return None;
+        }
+        Some(Action::WrongReply) => {
+            let plain = datagram::decode(strip_length_header(request));
+            datagram_reply(dev, &datagram::encode(super::tcp::other_request(&plain)))?
+        }
+        Some(Action::Garbage) => cfg.faults.garbage(64),
+        Some(_) => datagram_reply(dev, request)?,
+    };
+    if fault.action == Some(Action::CloseMidFrame) {
+        reply.truncate(reply.len() / 2);
+    }
+    Some(reply)
 }
 
 /// The encrypted reply datagram of `dev` to an encrypted request datagram, or `None` if the
