@@ -21,7 +21,10 @@ pub(crate) async fn connect_tcp(addr: SocketAddr, limit: Duration, counters: &Co
     let stream = match timeout(limit, TcpStream::connect(addr)).await {
         Err(_) => return Err(Error::Timeout { addr, op: Op::Connect, after: limit }),
         Ok(Err(error)) if Error::is_refusal(&error) => return Err(Error::Refused { addr, error }),
-        Ok(Err(error)) => return Err(Error::Io { addr, op: Op::Connect, error }),
+        Ok(Err(error)) => {
+            let error = crate::fd_limit::explain_emfile(error);
+            return Err(Error::Io { addr, op: Op::Connect, error });
+        }
         Ok(Ok(s)) => s,
     };
     stream.set_nodelay(true).map_err(|error| Error::Io { addr, op: Op::Connect, error })?;

@@ -117,7 +117,8 @@ impl Device {
         let probe_kasa =
             KasaDevice::new(kasa_addr, ClientConfig { retries: 0, klap: None, ..opts.kasa.clone() });
         let kasa_err = match probe_kasa.sysinfo().await {
-            Ok(si) => return Ok(Device::Kasa(KasaDevice::with_sysinfo(kasa_addr, opts.kasa.clone(), si))),
+            // The probe's connection is kept: the next request does not connect again.
+            Ok(_) => return Ok(Device::Kasa(probe_kasa.reconfigured(opts.kasa.clone()))),
             Err(e) => e,
         };
         probe_kasa.close().await;

@@ -301,10 +301,19 @@ impl HfDevice {
             .await
     }
 
-    /// Sends a command that answers `+ok`.
+    /// Sends a command that answers `+ok`. A `+ok=<value>` answers another command (a
+    /// reading): [`HfFailure::UnexpectedValue`].
     async fn command(&self, cmd: &Command) -> Result<()> {
         let shown = cmd.line();
-        self.conn.request(&cmd.encode(), &shown, |bytes| decode(bytes, &shown).map(drop)).await
+        self.conn
+            .request(&cmd.encode(), &shown, |bytes| match decode(bytes, &shown)? {
+                None => Ok(()),
+                Some(v) => Err(HfFailure::UnexpectedValue {
+                    command: shown.clone(),
+                    detail: format!("expected +ok, got +ok={v} (the reply to another command?)"),
+                }),
+            })
+            .await
     }
 
     fn timestamp(&self) -> Timestamp {

@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use plugctl_proto::kasa::{EmeterReading, Request, Response, SysInfo};
+use plugctl_proto::kasa::{EmeterReading, Request, Response, ResponseError, SysInfo};
 use serde_json::Value;
 
 use super::{config::ClientConfig, connection::Connection};
@@ -30,6 +30,23 @@ pub struct KasaDevice {
     known: Mutex<Option<Arc<SysInfo>>>,
 }
 
+/// [`SysInfo::from_response`], taking the reply apart instead of copying the sysinfo object
+/// out of it (this runs on every poll).
+fn sysinfo_of(resp: Response) -> std::result::Result<SysInfo, ResponseError> {
+    resp.result("system", "get_sysinfo")?; // the device's error codes, a missing or odd result
+    let Value::Object(mut root) = resp.into_value() else { return Err(ResponseError::NotObject) };
+    let obj = match root.remove("system") {
+        Some(Value::Object(mut system)) => system.remove("get_sysinfo"),
+        _ => None,
+    };
+    let Some(Value::Object(mut obj)) = obj else {
+        return Err(ResponseError::Missing("system.get_sysinfo".into())); // checked above already
+    };
+    obj.remove("err_code");
+    serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ResponseError::Malformed { what: "sysinfo", detail: e.to_string() })
+}
+
 impl std::fmt::Debug for KasaDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KasaDevice").field("addr", &self.addr()).finish_non_exhaustive()
@@ -48,6 +65,12 @@ impl KasaDevice {
         let dev = Self::new(addr, cfg);
         dev.remember(sysinfo);
         dev
+    }
+
+    /// This handle, its kept connection included, under other settings (e.g. a probe's
+    /// connection handed on to the handle that is used afterwards).
+    pub(crate) fn reconfigured(self, cfg: ClientConfig) -> Self {
+        Self { conn: self.conn.reconfigured(cfg), known: self.known }
     }
 
     /// The device's address.
@@ -87,7 +110,7 @@ impl KasaDevice {
     /// (e.g. a length prefix over `max_frame`) or [`Error::Reply`] (not JSON, not an
     /// object). A request longer than `max_frame` is [`Error::InvalidArgument`].
     pub async fn query(&self, req: &Request) -> Result<Response> {
-        self.conn.request(req.to_json().as_bytes(), Response::parse).await
+        self.conn.request(req.to_json().as_bytes()).await
     }
 
     /// Sends any JSON text as is and returns the device's reply verbatim (as a JSON value;
@@ -101,7 +124,7 @@ impl KasaDevice {
                 reason: format!("request is not JSON: {e}"),
             });
         }
-        self.conn.request(json_text.as_bytes(), |p| Response::parse(p).map(Response::into_value)).await
+        self.conn.request(json_text.as_bytes()).await.map(Response::into_value)
     }
 
     /// Reads `system.get_sysinfo` from the device.
@@ -112,7 +135,7 @@ impl KasaDevice {
     /// Reads sysinfo from the device and remembers it.
     async fn fetch_sysinfo(&self) -> Result<Arc<SysInfo>> {
         let resp = self.query(&Request::get_sysinfo()).await?;
-        let info = SysInfo::from_response(&resp).map_err(|e| self.reply_error(e))?;
+        let info = sysinfo_of(resp).map_err(|e| self.reply_error(e))?;
         Ok(self.remember(info))
     }
 

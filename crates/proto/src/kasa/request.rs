@@ -1,6 +1,7 @@
 //! Building requests: `{"<module>":{"<method>":<params>},…,"context":{"child_ids":[…]}}`
 //! (kasa-protocol.md §5.1).
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
 /// A Kasa request: one or more module/method calls, optionally addressed to strip outlets.
@@ -66,9 +67,19 @@ impl Request {
         Value::Object(obj)
     }
 
-    /// The request as compact JSON text, as devices expect it.
+    /// The request as compact JSON text, as devices expect it (the same text as
+    /// [`to_value`](Self::to_value) prints, written without building that value).
     pub fn to_json(&self) -> String {
-        self.to_value().to_string()
+        let mut out = Vec::with_capacity(64);
+        self.write_json(&mut out);
+        // JSON written by serde_json is UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the compact JSON text of the request to `out` (reusing its allocation).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing plain strings and JSON values into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, self);
     }
 
     /// `system.get_sysinfo`.
@@ -102,6 +113,37 @@ impl Request {
     }
 }
 
+/// Serialises as [`Request::to_value`] would: the calls in order, then `context` (in place
+/// of a module of that name, if one was added) when outlets are addressed.
+impl Serialize for Request {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// `{"child_ids":[…]}`.
+        struct Context<'a>(&'a [String]);
+        impl Serialize for Context<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("child_ids", self.0)?;
+                m.end()
+            }
+        }
+        let context = !self.child_ids.is_empty();
+        let shadowed = context && self.modules.contains_key("context");
+        let len = self.modules.len() + usize::from(context && !shadowed);
+        let mut m = s.serialize_map(Some(len))?;
+        for (k, v) in &self.modules {
+            if context && k == "context" {
+                m.serialize_entry(k, &Context(&self.child_ids))?;
+            } else {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        if context && !shadowed {
+            m.serialize_entry("context", &Context(&self.child_ids))?;
+        }
+        m.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +164,21 @@ mod tests {
         assert_eq!(v["system"]["set_relay_state"]["state"], 1);
         assert!(v["emeter"]["get_realtime"].is_null());
         assert_eq!(r.calls().count(), 3);
+    }
+
+    #[test]
+    fn written_json_is_the_value_printed() {
+        let with_context = Request::get_sysinfo()
+            .with("emeter", "get_realtime", Value::Null)
+            .with("system", "set_dev_alias", json!({"alias": "Küche \"1\" \\ 😽\u{1}"}))
+            .for_children(["AB01", "AB02"]);
+        let shadowing = Request::get_sysinfo().with("context", "x", json!({})).for_children(["AB01"]);
+        let unused_context = Request::get_sysinfo().with("context", "x", json!({}));
+        for r in [Request::new(), Request::get_sysinfo(), with_context, shadowing, unused_context] {
+            assert_eq!(r.to_json(), r.to_value().to_string());
+            let mut out = b"xy".to_vec();
+            r.write_json(&mut out);
+            assert_eq!(&out[2..], r.to_json().as_bytes());
+        }
     }
 }
