@@ -465,7 +465,9 @@ async fn login_page(
     page(StatusCode::OK, &next, None)
 }
 
+/// The sign-in form: exactly what the page sends (anything else is refused, 422).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LoginForm {
     #[serde(default)]
     token: String,

@@ -155,6 +155,12 @@ impl Hub {
         self.inner.reload_config().await
     }
 
+    /// Poll counts, start lag and duration of every device since the hub started (see
+    /// [`crate::metrics::PollStats`]).
+    pub fn poll_stats(&self) -> crate::metrics::PollStats {
+        self.inner.polls.snapshot()
+    }
+
     /// Stops every task and flushes the store.
     pub async fn shutdown(&self) {
         self.inner.shutdown().await

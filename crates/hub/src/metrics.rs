@@ -12,6 +12,16 @@
 //! | `plugctl_poll_duration_seconds` | histogram | latency of successful polls |
 //! | `plugctl_poll_errors_total` | counter | failed polls |
 //!
+//! Hub-wide series (no labels):
+//!
+//! | metric | type | from |
+//! |---|---|---|
+//! | `plugctl_poll_lag_seconds` | histogram | how late polls started against their schedule ([`PollStats`]) |
+//! | `plugctl_polls_total{result}` | counter | polls, `ok` or `failed` |
+//! | `plugctl_store_samples_total{outcome}` | counter | samples `committed`, `ignored` or `dropped` by the store |
+//! | `plugctl_store_commits_total` | counter | store transactions |
+//! | `plugctl_store_queue_rows` | gauge | rows waiting to be written |
+//!
 //! Counters and the histogram are maintained from the event bus
 //! ([`Hub::events`](crate::Hub::events)); failed polls are counted from `Offline` events and
 //! the growth of each device's `consecutive_failures` (checked every second and at every
@@ -32,8 +42,14 @@ use crate::{
     Hub,
 };
 
+pub use crate::core::poll_stats::{DurationHistogram, PollStats};
+
 /// The media type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Upper bounds of the poll lag histogram, seconds. A lag counts toward a bound when the
+/// fine bucket it was recorded in (at most 12.5 % wide) lies at or below it.
+pub const LAG_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// Upper bounds of the poll latency histogram, seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -81,7 +97,11 @@ impl State {
     fn observe(&mut self, e: &HubEvent) {
         match e {
             HubEvent::Sample { id, reading } => {
-                let d = self.devices.entry(id.clone()).or_default();
+                // The hot path (one sample per poll): no key copy for a known device.
+                let d = match self.devices.get_mut(id) {
+                    Some(d) => d,
+                    None => self.devices.entry(id.clone()).or_default(),
+                };
                 d.latency.observe(reading.latency_ms / 1000.0);
                 d.counted_failures = 0;
                 if let Some(kwh) = reading.total_kwh.filter(|v| v.is_finite() && *v >= 0.0) {
@@ -187,8 +207,44 @@ impl Metrics {
             st.reconcile(&views);
             views.iter().map(|v| st.devices.get(&v.info.id).cloned().unwrap_or_default()).collect::<Vec<_>>()
         };
-        render(&views, &stats)
+        let mut out = render(&views, &stats);
+        render_hub(&mut out, &hub.poll_stats(), &hub.store().writer_stats());
+        out
     }
+}
+
+/// The hub-wide series: poll lag, poll counts, store counters.
+fn render_hub(out: &mut String, polls: &PollStats, store: &crate::store::WriterStats) {
+    header(
+        out,
+        "plugctl_poll_lag_seconds",
+        "histogram",
+        "How late polls started against their schedule, seconds.",
+    );
+    for le in LAG_BUCKETS {
+        let n = polls.lag.count_at_most(Duration::from_secs_f64(le));
+        let _ = writeln!(out, "plugctl_poll_lag_seconds_bucket{{le=\"{}\"}} {n}", num(le));
+    }
+    let _ = writeln!(out, "plugctl_poll_lag_seconds_bucket{{le=\"+Inf\"}} {}", polls.lag.count());
+    let _ = writeln!(out, "plugctl_poll_lag_seconds_sum {}", num(polls.lag.sum().as_secs_f64()));
+    let _ = writeln!(out, "plugctl_poll_lag_seconds_count {}", polls.lag.count());
+
+    header(out, "plugctl_polls_total", "counter", "Polls of every device, by result.");
+    let _ = writeln!(out, "plugctl_polls_total{{result=\"ok\"}} {}", polls.ok);
+    let _ = writeln!(out, "plugctl_polls_total{{result=\"failed\"}} {}", polls.failed);
+
+    header(out, "plugctl_store_samples_total", "counter", "Samples the store committed, ignored or dropped.");
+    for (outcome, n) in [
+        ("committed", store.committed_samples),
+        ("ignored", store.ignored_samples),
+        ("dropped", store.dropped_samples),
+    ] {
+        let _ = writeln!(out, "plugctl_store_samples_total{{outcome=\"{outcome}\"}} {n}");
+    }
+    header(out, "plugctl_store_commits_total", "counter", "Store transactions committed.");
+    let _ = writeln!(out, "plugctl_store_commits_total {}", store.commits);
+    header(out, "plugctl_store_queue_rows", "gauge", "Rows waiting to be written to the store.");
+    let _ = writeln!(out, "plugctl_store_queue_rows {}", store.queued);
 }
 
 /// Escapes a label value (`\`, `"`, newline).

@@ -10,13 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     problem::{ApiJson, ApiQuery, Problem},
-    ApiState,
+    validate, ApiState,
 };
-use crate::{
-    config::DeviceEntry,
-    model::{DeviceId, DeviceView},
-    DevicePatch, SwitchAction,
-};
+use crate::{config::DeviceEntry, model::DeviceView, DevicePatch, SwitchAction};
 
 /// Longest display name, room or tag accepted, bytes.
 const MAX_TEXT: usize = 128;
@@ -56,10 +52,8 @@ pub(super) async fn create(
     State(s): State<ApiState>,
     ApiJson(entry): ApiJson<DeviceEntry>,
 ) -> Result<Response, Problem> {
-    if entry.host.trim().is_empty() {
-        return Err(Problem::unprocessable("`host` must not be empty"));
-    }
-    check_text("host", &entry.host)?;
+    validate::host(&entry.host)?;
+    validate::udp_port(entry.udp_port)?;
     if let Some(v) = entry.interval {
         check_interval(v)?;
     }
@@ -83,7 +77,8 @@ pub(super) async fn get_one(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, Problem> {
-    s.hub.device(&DeviceId(id.clone())).map(Json).ok_or_else(|| not_found(&id))
+    let id = validate::device_path(id)?;
+    s.hub.device(&id).map(Json).ok_or_else(|| not_found(id.as_str()))
 }
 
 pub(super) async fn patch(
@@ -91,6 +86,7 @@ pub(super) async fn patch(
     Path(id): Path<String>,
     ApiJson(p): ApiJson<DevicePatch>,
 ) -> Result<Json<DeviceView>, Problem> {
+    let id = validate::device_path(id)?;
     if let Some(v) = p.interval {
         check_interval(v)?;
     }
@@ -106,11 +102,11 @@ pub(super) async fn patch(
     if let Some(t) = &p.tags {
         check_tags(t)?;
     }
-    Ok(Json(s.hub.patch_device(&DeviceId(id), p).await?))
+    Ok(Json(s.hub.patch_device(&id, p).await?))
 }
 
 pub(super) async fn remove(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
-    s.hub.remove_device(&DeviceId(id)).await?;
+    s.hub.remove_device(&validate::device_path(id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -127,11 +123,12 @@ async fn switch(
     action: SwitchAction,
     q: OutletQuery,
 ) -> Result<Json<DeviceView>, Problem> {
-    let id = DeviceId(id);
+    let id = validate::device_path(id)?;
     if s.hub.device(&id).is_none() {
         return Err(not_found(id.as_str()));
     }
-    match s.hub.switch(&id, action, q.outlet).await {
+    let outlet = validate::outlet(q.outlet)?;
+    match s.hub.switch(&id, action, outlet).await {
         Ok(v) => Ok(Json(v)),
         Err(e) => Err(Problem::from(e).with("device", id.as_str())),
     }

@@ -17,7 +17,7 @@ use tokio::sync::{
 use super::{
     blocking, closed,
     problem::{ApiQuery, Problem},
-    ApiState,
+    validate, ApiState,
 };
 use crate::{
     events::HubEvent,
@@ -57,6 +57,7 @@ fn auto_bucket(span_ms: i64) -> Bucket {
 /// Parses an instant: Unix milliseconds or RFC 3339 (`2025-01-31T12:00:00Z`,
 /// `2025-01-31T13:00:00+01:00`; a `+` that arrived as a space in a query string is accepted).
 pub(crate) fn parse_instant(name: &str, s: &str) -> Result<i64, Problem> {
+    validate::instant_len(name, s)?;
     let t = s.trim();
     let numeric =
         !t.is_empty() && t.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'));
@@ -110,7 +111,7 @@ pub(super) async fn energy(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<EnergyQuery>,
 ) -> Result<Json<EnergyAnswer>, Problem> {
-    let id = DeviceId(id);
+    let id = validate::device_path(id)?;
     if s.hub.device(&id).is_none() {
         return Err(Problem::not_found(format!("no device with id {id}")).with("device", id.as_str()));
     }
@@ -179,7 +180,7 @@ pub(super) async fn events(
         return Err(Problem::unprocessable("`before` must be a positive event `seq`"));
     }
     let store = s.hub.store().clone();
-    let device = q.device.map(DeviceId);
+    let device = q.device.map(|d| validate::device_field("device", d)).transpose()?;
     let before = q.before;
     let events = blocking(move || store.events(device.as_ref(), before, limit)).await?;
     let next_before = if events.len() == limit { events.last().map(|e| e.seq) } else { None };
@@ -267,6 +268,9 @@ pub(super) async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let types = match q.types.as_deref() {
         None => None,
+        Some(list) if list.len() > 256 => {
+            return Err(Problem::bad_request("`types` is longer than 256 bytes"));
+        }
         Some(list) => {
             let set: HashSet<String> =
                 list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
@@ -279,14 +283,10 @@ pub(super) async fn stream(
             Some(set)
         }
     };
+    let device = q.device.map(|d| validate::device_field("device", d)).transpose()?;
     // Subscribe before answering, so nothing published after the answer is missed.
-    let sub = Sub {
-        rx: s.hub.events().subscribe(),
-        device: q.device.map(DeviceId),
-        types,
-        closing: s.closing.clone(),
-        greeted: false,
-    };
+    let sub =
+        Sub { rx: s.hub.events().subscribe(), device, types, closing: s.closing.clone(), greeted: false };
     let stream = futures::stream::unfold(sub, next_event);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
 }

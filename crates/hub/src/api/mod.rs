@@ -25,13 +25,16 @@
 //! ```
 //!
 //! Every error is `application/problem+json` (`{type,title,status,detail}`); request bodies
-//! are capped at [`BODY_LIMIT`] (413 beyond).
+//! are capped at [`BODY_LIMIT`] (413 beyond). Slow clients are cut off ([`Limits`]: a request
+//! head must arrive within 15 s, a body within 15 s more; see `server.rs`).
 
 mod devices;
 mod history;
 mod openapi;
 pub mod problem;
 mod schedules;
+mod server;
+mod validate;
 
 use std::{future::Future, io, sync::Arc};
 
@@ -46,7 +49,10 @@ use axum::{
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
-pub use self::problem::{Problem, BODY_LIMIT, PROBLEM_JSON};
+pub use self::{
+    problem::{Problem, BODY_LIMIT, PROBLEM_JSON},
+    server::Limits,
+};
 pub use crate::auth::{generate_token, token_required, Security};
 use crate::{
     auth::{self, Auth},
@@ -146,10 +152,16 @@ pub fn router(hub: Hub, security: Security) -> Router {
 /// [`router`] with extensions.
 pub fn router_with(hub: Hub, security: Security, opts: ApiOptions) -> Router {
     // Nobody can shut this one down: a dropped sender means "never closing" (see `closed`).
-    build(hub, security, opts, watch::channel(false).1)
+    build(hub, security, opts, watch::channel(false).1, Limits::default())
 }
 
-fn build(hub: Hub, security: Security, opts: ApiOptions, closing: watch::Receiver<bool>) -> Router {
+fn build(
+    hub: Hub,
+    security: Security,
+    opts: ApiOptions,
+    closing: watch::Receiver<bool>,
+    limits: Limits,
+) -> Router {
     let metrics = Arc::new(Metrics::start(&hub));
     let auth = Arc::new(Auth::new(security));
     let state = ApiState { hub, metrics, scheduler: opts.scheduler, closing };
@@ -160,7 +172,8 @@ fn build(hub: Hub, security: Security, opts: ApiOptions, closing: watch::Receive
         .merge(auth::routes().with_state(auth.clone()))
         // The dashboard's pages sit behind the same guard.
         .merge(crate::web::routes());
-    app.layer(middleware::from_fn_with_state(auth, auth::guard))
+    app.layer(middleware::from_fn_with_state(Arc::new(limits), server::body_deadline))
+        .layer(middleware::from_fn_with_state(auth, auth::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::map_response(problem::problemify))
@@ -201,6 +214,21 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    serve_with_limits(listener, hub, security, opts, Limits::default(), shutdown).await
+}
+
+/// [`serve_with`] with other time limits for slow clients.
+pub async fn serve_with_limits<F>(
+    listener: TcpListener,
+    hub: Hub,
+    security: Security,
+    opts: ApiOptions,
+    limits: Limits,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let addr = listener.local_addr()?;
     security.check_for(addr).map_err(|e| {
         let kind = if security.token.is_none() {
@@ -211,14 +239,9 @@ where
         io::Error::new(kind, e.to_string())
     })?;
     let (tx, rx) = watch::channel(false);
-    let app = build(hub, security, opts, rx);
+    let app = build(hub, security, opts, rx, limits);
     tracing::info!("hub API listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = tx.send(true);
-        })
-        .await
+    server::run(listener, app, limits, tx, shutdown).await
 }
 
 async fn api_not_found() -> Problem {

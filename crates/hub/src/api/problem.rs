@@ -115,6 +115,12 @@ impl Problem {
         self
     }
 
+    /// Asks the server to close the connection after this answer (the rest of the request
+    /// was not read).
+    pub fn closing(self) -> Self {
+        self.header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
     /// The status as a [`StatusCode`].
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -160,7 +166,7 @@ impl From<crate::store::StoreError> for Problem {
     }
 }
 
-fn too_large() -> Problem {
+pub(crate) fn too_large() -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the request body exceeds the limit of {BODY_LIMIT} bytes"),
@@ -174,8 +180,8 @@ fn bytes_rejection(e: &BytesRejection) -> Option<Problem> {
     }
 }
 
-/// A JSON body with problem rejections (unknown fields → 422 naming the field, bad syntax →
-/// 400, wrong content type → 415, too large → 413).
+/// A JSON object body with problem rejections (unknown fields → 422 naming the field, not an
+/// object → 422, bad syntax → 400, wrong content type → 415, too large → 413).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -187,7 +193,17 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => return Err(too_large()),
+        };
+        let req = Request::from_parts(parts, Body::from(bytes.clone()));
         match Json::<T>::from_request(req, state).await {
+            // serde also fills a struct from a JSON array (by position): only objects count.
+            Ok(Json(_)) if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') => {
+                Err(Problem::unprocessable("the request body must be a JSON object"))
+            }
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(e) => Err(json_rejection(&e)),
         }

@@ -33,9 +33,22 @@ fn check_id(id: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Longest cron expression accepted, bytes.
+const MAX_CRON: usize = 256;
+
+/// A schedule id from a path: one that cannot exist is not found (and not echoed).
+fn path_id(id: &str) -> Result<(), Problem> {
+    check_id(id).map_err(|_| Problem::not_found("no schedule with this id"))
+}
+
 /// Checks a rule to be stored under `id` and returns what to store.
 fn validate(s: &ApiState, id: &str, rule: &Value) -> Result<Value, Problem> {
     let rule = crate::scheduler::validate_rule_for(id, rule).map_err(Problem::unprocessable)?;
+    if let crate::scheduler::When::Cron(c) = &rule.when {
+        if c.len() > MAX_CRON {
+            return Err(Problem::unprocessable(format!("`when.cron` is longer than {MAX_CRON} bytes")));
+        }
+    }
     if s.hub.device(&rule.device).is_none() {
         return Err(Problem::unprocessable(format!("device: no device with id {}", rule.device))
             .with("device", rule.device.as_str()));
@@ -74,6 +87,7 @@ pub(super) async fn get_one(
     State(s): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<StoredSchedule>, Problem> {
+    path_id(&id)?;
     find(&s, &id).await?.map(Json).ok_or_else(|| not_found(&id))
 }
 
@@ -128,6 +142,7 @@ pub(super) async fn put(
 }
 
 pub(super) async fn remove(State(s): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, Problem> {
+    path_id(&id)?;
     let store = s.hub.store().clone();
     let sid = id.clone();
     if blocking(move || store.delete_schedule(&sid)).await? {

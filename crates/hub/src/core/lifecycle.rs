@@ -32,6 +32,21 @@ use crate::{
 
 /// How often the store is downsampled and pruned.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+/// Configured devices probed at once at start and reload (thousands of simultaneous connects
+/// would overflow listen backlogs and time out).
+const RESOLVE_CONCURRENCY: usize = 128;
+
+/// Descriptors kept for everything but device connections: the database (writer, readers,
+/// WAL and shared-memory files), the API listener and its clients, discovery and MQTT
+/// sockets, time sync, logs.
+const FD_RESERVE: u64 = 256;
+
+/// Probes every configured entry, [`RESOLVE_CONCURRENCY`] at a time, in entry order.
+async fn resolve_all(cfg: &HubConfig) -> Vec<Result<(Discovered, Family), String>> {
+    // Collected first: a lazy `map` inside the stream trips the compiler's `Send` check.
+    let probes: Vec<_> = cfg.devices.iter().map(|d| resolve_entry(cfg, d)).collect();
+    futures::stream::iter(probes).buffered(RESOLVE_CONCURRENCY).collect().await
+}
 
 /// Starts the hub.
 pub(crate) async fn start(config: HubConfig, opts: StartOptions) -> Result<Hub, HubError> {
@@ -39,25 +54,36 @@ pub(crate) async fn start(config: HubConfig, opts: StartOptions) -> Result<Hub, 
     let store =
         Store::open(&opts.db_path, config.retention.clone()).map_err(|e| HubError::Store(e.to_string()))?;
     let inner = Arc::new(Inner {
-        events: EventBus::new(4096),
+        // Room for more than one second of samples from a 10 000-plug hub, so slow
+        // subscribers (metrics, MQTT, time sync) do not fall behind at scale.
+        events: EventBus::new(16_384),
         store,
         opts,
         config: RwLock::new(config.clone()),
         devices: RwLock::new(HashMap::new()),
         tasks: Mutex::new(Vec::new()),
+        polls: Default::default(),
+        starting_with: Default::default(),
     });
     // Devices saved by earlier runs (API and discovery), then the configured ones.
     let saved = inner.store.load_devices().map_err(|e| HubError::Store(e.to_string()))?;
+    // One kept connection per device; the rest (database, API clients, discovery, MQTT) is
+    // kept in reserve. Refuses to start rather than failing polls with EMFILE later.
+    let devices = (saved.len() + config.devices.len()) as u64;
+    plugctl_client::fd_limit::ensure_room_with_reserve(devices, FD_RESERVE)
+        .map_err(|e| HubError::Invalid(format!("{devices} devices, one connection each: {e}")))?;
+    inner.starting_with.store(devices as usize, std::sync::atomic::Ordering::Relaxed);
     for info in saved {
         if inner.entry(&info.id).is_none() {
             inner.insert(info, None);
         }
     }
-    let configured =
-        futures::future::join_all(config.devices.iter().map(|d| resolve_entry(&config, d))).await;
+    let configured = resolve_all(&config).await;
+    let mut to_save = Vec::new();
     for (entry, resolved) in config.devices.iter().zip(configured) {
-        apply_configured(&inner, entry, resolved, &config).await;
+        apply_configured(&inner, entry, resolved, &config, &mut to_save).await;
     }
+    save_all(&inner, &to_save);
     spawn(&inner, discovery_loop(inner.clone()));
     spawn(&inner, maintenance_loop(inner.clone()));
     Ok(Hub { inner })
@@ -155,12 +181,22 @@ fn first_reading(d: &Discovered) -> Reading {
     }
 }
 
-/// Registers a configured device (reachable or not), applying the entry's settings.
+/// Saves new device entries in one transaction.
+fn save_all(inner: &Inner, infos: &[DeviceInfo]) {
+    if let Err(e) = inner.store.upsert_devices(infos) {
+        warn!(error = %e, devices = infos.len(), "cannot save the configured devices");
+    }
+}
+
+/// Registers a configured device (reachable or not), applying the entry's settings. A new
+/// device's entry is pushed to `to_save` (the caller saves them all at once); a known one is
+/// updated only when something changed.
 async fn apply_configured(
     inner: &Arc<Inner>,
     entry: &DeviceEntry,
     resolved: Result<(Discovered, Family), String>,
     cfg: &HubConfig,
+    to_save: &mut Vec<DeviceInfo>,
 ) {
     let interval = cfg.interval_of(entry);
     let settings = |i: &mut DeviceInfo| {
@@ -179,17 +215,17 @@ async fn apply_configured(
             settings(&mut info);
             match inner.entry(&info.id) {
                 Some(e) => {
-                    let (host, port) = (info.host, info.port);
-                    let _ = inner
-                        .update(&e, |i| {
-                            i.host = host;
-                            i.port = port;
-                            settings(i);
-                        })
-                        .await;
+                    let current = e.info();
+                    let mut wanted = current.clone();
+                    wanted.host = info.host;
+                    wanted.port = info.port;
+                    settings(&mut wanted);
+                    if wanted != current {
+                        let _ = inner.update(&e, move |i: &mut DeviceInfo| *i = wanted).await;
+                    }
                 }
                 None => {
-                    let _ = inner.store.upsert_device(&info);
+                    to_save.push(info.clone());
                     inner.insert(info, Some(first_reading(&found)));
                 }
             }
@@ -428,14 +464,16 @@ impl Inner {
         let old =
             std::mem::replace(&mut *self.config.write().unwrap_or_else(PoisonError::into_inner), new.clone());
         // Configured devices no longer in the file are forgotten; the others are (re)applied.
-        let resolved = futures::future::join_all(new.devices.iter().map(|d| resolve_entry(&new, d))).await;
+        let resolved = resolve_all(&new).await;
         let mut keep = Vec::new();
+        let mut to_save = Vec::new();
         for (entry, r) in new.devices.iter().zip(resolved) {
             if let Ok((found, _)) = &r {
                 keep.push(id_of(found));
             }
-            apply_configured(self, entry, r, &new).await;
+            apply_configured(self, entry, r, &new, &mut to_save).await;
         }
+        save_all(self, &to_save);
         for e in self.entries() {
             let i = e.info();
             let addr_kept = new.devices.iter().any(|d| d.host.contains(&i.host.to_string()));

@@ -5,10 +5,12 @@
 //! - [`poller`]: per device, one task owning the device's connection, so exactly one request
 //!   is in flight per device while devices are polled in parallel; switching goes through the
 //!   same task and answers with the state read back from the device.
+//! - [`poll_stats`]: hub-wide poll lag, duration and counts (lock-free).
 //! - [`lifecycle`]: start-up (store, configured and saved devices), periodic discovery,
 //!   maintenance, configuration reload and shutdown.
 
 mod lifecycle;
+pub(crate) mod poll_stats;
 mod poller;
 mod registry;
 

@@ -21,6 +21,53 @@ use crate::{
 const OFFLINE_AFTER: u32 = 2;
 /// Longest pause between polls of an offline device.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// First polls are spread over at most this long (within one interval), so thousands of
+/// devices started together do not all poll in the same millisecond, every interval.
+const MAX_SPREAD: Duration = Duration::from_secs(1);
+/// Spread per device in the hub: a handful of devices poll at once, 10 000 over a second.
+const SPREAD_PER_DEVICE: Duration = Duration::from_micros(100);
+
+/// How long first polls are spread over in a hub of `devices`.
+fn spread_for(devices: usize) -> Duration {
+    SPREAD_PER_DEVICE.saturating_mul(u32::try_from(devices).unwrap_or(u32::MAX)).min(MAX_SPREAD)
+}
+
+/// When the first poll of a device is due: a fixed offset from `now` derived from its id,
+/// uniform over `min(interval, spread)`. Pollers keep a fixed rate afterwards, so the phases
+/// stay spread.
+fn first_due(now: Instant, id: &str, interval: Duration, spread: Duration) -> Instant {
+    // FNV-1a, then a 64-bit finaliser (murmur3's) so ids differing in their last characters
+    // land far apart in the high bits too.
+    let mut h =
+        id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    let spread = interval.min(spread);
+    let frac = (h >> 11) as f64 / (1u64 << 53) as f64;
+    now + spread.mul_f64(frac)
+}
+
+/// When the poll after one due at `due` is due: a fixed rate while the device answers
+/// (`due + interval`; when that is already past, the next slot of the same phase after now:
+/// missed polls are skipped, not made up back to back, so phases stay spread and two polls
+/// never land in the same millisecond), exponential back-off from now while it fails.
+fn next_due(due: Instant, now: Instant, interval: Duration, ok: bool, failures: u32) -> Instant {
+    if ok || failures == 0 {
+        let next = due + interval;
+        if next > now || interval.is_zero() {
+            return next.max(now);
+        }
+        let behind = now.saturating_duration_since(due).as_nanos() / interval.as_nanos();
+        let slots = u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1);
+        interval.checked_mul(slots).map_or(now + interval, |d| due + d)
+    } else {
+        let factor = 1u32 << failures.min(6);
+        now + (interval * factor).min(MAX_BACKOFF.max(interval))
+    }
+}
 
 /// What the poller can be asked to do.
 pub(crate) enum Command {
@@ -42,7 +89,8 @@ fn connect_options(info: &DeviceInfo) -> ConnectOptions {
 /// Runs until the command channel closes.
 pub(crate) async fn run(inner: Arc<Inner>, entry: Arc<Entry>, mut rx: mpsc::Receiver<Command>) {
     let mut dev = connect(&entry.info()).await;
-    let mut next = Instant::now();
+    let spread = spread_for(inner.fleet_size());
+    let mut next = first_due(Instant::now(), entry.id().as_str(), entry.interval(), spread);
     let mut has_meter = true;
     loop {
         tokio::select! {
@@ -60,16 +108,12 @@ pub(crate) async fn run(inner: Arc<Inner>, entry: Arc<Entry>, mut rx: mpsc::Rece
                 }
             },
             _ = tokio::time::sleep_until(next) => {
+                let started = Instant::now();
+                inner.polls.started(started.saturating_duration_since(next));
                 let ok = poll(&inner, &entry, &dev, &mut has_meter).await;
-                let info = entry.info();
-                let failures = entry.availability().consecutive_failures;
-                let pause = if ok || failures == 0 {
-                    info.interval
-                } else {
-                    let factor = 1u32 << failures.min(6);
-                    (info.interval * factor).min(MAX_BACKOFF.max(info.interval))
-                };
-                next = Instant::now() + pause;
+                let now = Instant::now();
+                inner.polls.finished(ok, now.saturating_duration_since(started));
+                next = next_due(next, now, entry.interval(), ok, entry.consecutive_failures());
             }
         }
     }
@@ -258,5 +302,43 @@ async fn switch(
         Err(HubError::Device(
             entry.availability().last_error.unwrap_or_else(|| "no answer after switching".into()),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_polls_spread_within_the_interval() {
+        let now = Instant::now();
+        let interval = Duration::from_secs(1);
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|i| first_due(now, &format!("kasa-{i:040X}"), interval, MAX_SPREAD) - now)
+            .collect();
+        assert!(offsets.iter().all(|o| *o < interval));
+        // Roughly uniform: every tenth of the interval gets some.
+        for tenth in 0..10 {
+            let lo = interval.mul_f64(f64::from(tenth) / 10.0);
+            let hi = interval.mul_f64(f64::from(tenth + 1) / 10.0);
+            let n = offsets.iter().filter(|o| **o >= lo && **o < hi).count();
+            assert!((50..=150).contains(&n), "tenth {tenth}: {n}");
+        }
+        let long = first_due(now, "kasa-X", Duration::from_secs(3600), MAX_SPREAD) - now;
+        assert!(long < MAX_SPREAD);
+        assert_eq!(spread_for(10_000), MAX_SPREAD);
+        assert!(spread_for(2) <= Duration::from_millis(1), "a small hub polls at once");
+    }
+
+    #[test]
+    fn fixed_rate_without_catching_up_and_back_off_on_failure() {
+        let t = Instant::now();
+        let s = Duration::from_secs(1);
+        assert_eq!(next_due(t, t + Duration::from_millis(30), s, true, 0), t + s);
+        // Late: the next slot of the same phase, never now.
+        assert_eq!(next_due(t, t + Duration::from_millis(1500), s, true, 0), t + 2 * s);
+        assert_eq!(next_due(t, t + 2 * s, s, true, 0), t + 3 * s);
+        assert_eq!(next_due(t, t, s, false, 2), t + 4 * s);
+        assert_eq!(next_due(t, t, s, false, 30), t + MAX_BACKOFF);
     }
 }

@@ -9,7 +9,10 @@ use std::{
 use plugctl_client::device::State;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::poller::{self, Command};
+use super::{
+    poll_stats::PollRecorder,
+    poller::{self, Command},
+};
 use crate::{
     config::HubConfig,
     events::{EventBus, HubEvent},
@@ -52,6 +55,16 @@ impl Entry {
         read(&self.availability).clone()
     }
 
+    /// The poll interval (without cloning the whole entry).
+    pub(crate) fn interval(&self) -> std::time::Duration {
+        read(&self.info).interval
+    }
+
+    /// Failed polls in a row (without cloning the last error).
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        read(&self.availability).consecutive_failures
+    }
+
     pub(crate) fn view(&self) -> DeviceView {
         DeviceView { info: self.info(), reading: self.reading(), availability: self.availability() }
     }
@@ -75,6 +88,11 @@ pub(crate) struct Inner {
     pub(crate) config: RwLock<HubConfig>,
     pub(crate) devices: RwLock<HashMap<DeviceId, Arc<Entry>>>,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Poll lag, duration and counts of every poller.
+    pub(crate) polls: PollRecorder,
+    /// Devices the hub is starting with (saved and configured), known before they are all
+    /// inserted: sizes the spread of first polls.
+    pub(crate) starting_with: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
@@ -87,6 +105,12 @@ impl Inner {
         read(&self.config).clone()
     }
 
+    /// Devices in the registry, or the number the hub is starting with if larger.
+    pub(crate) fn fleet_size(&self) -> usize {
+        let now = read(&self.devices).len();
+        now.max(self.starting_with.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     pub(crate) fn entry(&self, id: &DeviceId) -> Option<Arc<Entry>> {
         read(&self.devices).get(id).cloned()
     }
@@ -96,11 +120,17 @@ impl Inner {
     }
 
     pub(crate) fn devices(&self) -> Vec<DeviceView> {
-        let mut v: Vec<DeviceView> = self.entries().iter().map(|e| e.view()).collect();
-        v.sort_by(|a, b| {
-            a.info.name.to_lowercase().cmp(&b.info.name.to_lowercase()).then(a.info.id.cmp(&b.info.id))
-        });
-        v
+        let mut v: Vec<(String, DeviceView)> = self
+            .entries()
+            .iter()
+            .map(|e| {
+                let view = e.view();
+                (view.info.name.to_lowercase(), view)
+            })
+            .collect();
+        // One lower-cased name per device, not two per comparison.
+        v.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.info.id.cmp(&b.info.id)));
+        v.into_iter().map(|(_, view)| view).collect()
     }
 
     pub(crate) fn device(&self, id: &DeviceId) -> Option<DeviceView> {
@@ -162,7 +192,19 @@ impl Inner {
     pub(crate) fn observe(&self, entry: &Entry, state: &State, sw_version: Option<String>, reading: Reading) {
         let id = entry.id();
         let at_ms = reading.at_ms;
-        let previous = entry.reading();
+        // What changed since the last reading, compared in place (no copy of it).
+        let changes: Vec<(Option<usize>, bool)> = match &*read(&entry.reading) {
+            Some(p) if p.on != reading.on && reading.outlets_on.is_empty() => vec![(None, reading.on)],
+            Some(p) => p
+                .outlets_on
+                .iter()
+                .zip(&reading.outlets_on)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, (_, b))| (Some(i), *b))
+                .collect(),
+            None => Vec::new(),
+        };
         {
             // Outlet names and the model follow the device.
             let mut info = write(&entry.info);
@@ -173,28 +215,15 @@ impl Inner {
                     .map(|c| OutletInfo { index: c.index, id: c.id.clone(), name: c.alias.clone() })
                     .collect();
             }
-            info.model.clone_from(&state.model);
-            if sw_version.is_some() {
+            if info.model != state.model {
+                info.model.clone_from(&state.model);
+            }
+            if sw_version.is_some() && info.sw_version != sw_version {
                 info.sw_version = sw_version;
             }
         }
-        match &previous {
-            Some(p) if p.on != reading.on && reading.outlets_on.is_empty() => {
-                self.publish(HubEvent::StateChanged { id: id.clone(), outlet: None, on: reading.on, at_ms })
-            }
-            Some(p) => {
-                for (i, (a, b)) in p.outlets_on.iter().zip(&reading.outlets_on).enumerate() {
-                    if a != b {
-                        self.publish(HubEvent::StateChanged {
-                            id: id.clone(),
-                            outlet: Some(i),
-                            on: *b,
-                            at_ms,
-                        });
-                    }
-                }
-            }
-            None => {}
+        for (outlet, on) in changes {
+            self.publish(HubEvent::StateChanged { id: id.clone(), outlet, on, at_ms });
         }
         let was_online = {
             let mut a = write(&entry.availability);

@@ -20,6 +20,16 @@ pub(crate) fn upsert_device(conn: &Connection, info: &DeviceInfo) -> Result<()> 
     Ok(())
 }
 
+/// Saves many device entries in one transaction (one fsync for all of them).
+pub(crate) fn upsert_devices(conn: &mut Connection, infos: &[DeviceInfo]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for info in infos {
+        upsert_device(&tx, info)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Forgets a device entry (samples and events stay).
 pub(crate) fn remove_device(conn: &Connection, id: &DeviceId) -> Result<()> {
     conn.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute([id.as_str()])?;

@@ -119,6 +119,28 @@ pub struct StoredEvent {
     pub detail: Value,
 }
 
+/// What the store's writer has queued and committed since the store was opened (for
+/// metrics and benchmarks). Every recorded sample ends up committed, ignored (a second sample
+/// of the same device in the same millisecond, or an impossible time), dropped (queue full)
+/// or still queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WriterStats {
+    /// Samples handed to [`Store::record`].
+    pub recorded_samples: u64,
+    /// Sample rows committed (durable).
+    pub committed_samples: u64,
+    /// Samples not stored on purpose (duplicate millisecond, impossible time).
+    pub ignored_samples: u64,
+    /// Samples dropped because the queue was full.
+    pub dropped_samples: u64,
+    /// Event rows committed (state changes, availability, errors, …).
+    pub committed_events: u64,
+    /// Transactions committed.
+    pub commits: u64,
+    /// Rows waiting in the queue now.
+    pub queued: u64,
+}
+
 /// A local schedule rule as stored (its shape belongs to the scheduler).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredSchedule {
@@ -185,6 +207,27 @@ impl Store {
         self.inner.writer.dropped_samples()
     }
 
+    /// Counts of what the writer queued and committed so far.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Samples held in the database, in every tier (raw rows plus the samples the 1-minute
+    /// and hourly rows stand for). A full count: for checks and benchmarks, not hot paths.
+    pub fn sample_count(&self) -> Result<u64, StoreError> {
+        let conn = self.inner.pool.get()?;
+        let tx = conn.unchecked_transaction().map_err(Error::from)?;
+        let n: i64 = tx
+            .query_row(
+                "SELECT (SELECT count(*) FROM samples) + (SELECT coalesce(sum(n), 0) FROM samples_minute) \
+                 + (SELECT coalesce(sum(n), 0) FROM samples_hour)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(Error::from)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Queues an event for writing (samples, state changes, availability, errors). Never
     /// blocks the caller.
     pub fn record(&self, event: &HubEvent) {
@@ -203,6 +246,15 @@ impl Store {
     /// Saves a device entry (devices added through the API or discovery survive restarts).
     pub fn upsert_device(&self, info: &DeviceInfo) -> Result<(), StoreError> {
         Ok(catalog::upsert_device(&*self.inner.pool.get()?, info)?)
+    }
+
+    /// Saves many device entries at once, in one transaction (a hub starting with thousands of
+    /// configured devices pays one fsync, not one per device).
+    pub fn upsert_devices(&self, infos: &[DeviceInfo]) -> Result<(), StoreError> {
+        if infos.is_empty() {
+            return Ok(());
+        }
+        Ok(catalog::upsert_devices(&mut *self.inner.pool.get()?, infos)?)
     }
 
     /// Forgets a device entry (its history stays).

@@ -143,6 +143,17 @@ struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
     dropped: AtomicU64,
+    counts: Counts,
+}
+
+/// What the writer has done so far (see [`super::WriterStats`]).
+#[derive(Default)]
+struct Counts {
+    recorded_samples: AtomicU64,
+    committed_samples: AtomicU64,
+    ignored_samples: AtomicU64,
+    committed_events: AtomicU64,
+    commits: AtomicU64,
 }
 
 impl Shared {
@@ -160,8 +171,12 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the thread over `conn` (its own connection).
     pub(crate) fn start(conn: Connection) -> Result<Writer> {
-        let shared =
-            Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new(), dropped: AtomicU64::new(0) });
+        let shared = Arc::new(Shared {
+            queue: Mutex::default(),
+            wake: Condvar::new(),
+            dropped: AtomicU64::new(0),
+            counts: Counts::default(),
+        });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("plugctl-store-writer".into())
@@ -173,6 +188,21 @@ impl Writer {
     /// Samples dropped so far because the queue was full.
     pub(crate) fn dropped_samples(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts of what was queued and committed so far.
+    pub(crate) fn stats(&self) -> super::WriterStats {
+        let c = &self.shared.counts;
+        let queued = self.shared.lock().len() as u64;
+        super::WriterStats {
+            recorded_samples: c.recorded_samples.load(Ordering::Relaxed),
+            committed_samples: c.committed_samples.load(Ordering::Relaxed),
+            ignored_samples: c.ignored_samples.load(Ordering::Relaxed),
+            dropped_samples: self.dropped_samples(),
+            committed_events: c.committed_events.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            queued,
+        }
     }
 
     /// Queues an event. Never blocks (beyond a short lock).
@@ -192,6 +222,7 @@ impl Writer {
         let was_idle = q.len() == 0;
         match op {
             Op::Sample(s) => {
+                self.shared.counts.recorded_samples.fetch_add(1, Ordering::Relaxed);
                 q.samples.push_back((seq, s));
                 if q.samples.len() > SAMPLE_QUEUE_CAP {
                     if let Some((gone, _)) = q.samples.pop_front() {
@@ -349,7 +380,12 @@ fn run(shared: Arc<Shared>, mut conn: Connection) {
             continue;
         }
         match state.commit(&mut conn, &carry) {
-            Ok(()) => {
+            Ok(done) => {
+                let c = &shared.counts;
+                c.committed_samples.fetch_add(done.samples, Ordering::Relaxed);
+                c.ignored_samples.fetch_add(done.ignored, Ordering::Relaxed);
+                c.committed_events.fetch_add(done.events, Ordering::Relaxed);
+                c.commits.fetch_add(1, Ordering::Relaxed);
                 carry.clear();
                 failures = 0;
                 resolve(flushes, &Ok(()));
@@ -399,6 +435,14 @@ fn trim_samples(carry: &mut Vec<Op>, shared: &Shared) {
     });
 }
 
+/// Rows one commit wrote.
+#[derive(Debug, Default, Clone, Copy)]
+struct Committed {
+    samples: u64,
+    ignored: u64,
+    events: u64,
+}
+
 /// What the writer remembers between batches (only what has been committed).
 #[derive(Default)]
 struct WriterState {
@@ -408,10 +452,11 @@ struct WriterState {
 
 impl WriterState {
     /// Writes `ops` in one transaction; on success the caches learn what it committed.
-    fn commit(&mut self, conn: &mut Connection, ops: &[Op]) -> Result<()> {
+    fn commit(&mut self, conn: &mut Connection, ops: &[Op]) -> Result<Committed> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_sids = HashMap::new();
         let mut meters: HashMap<i64, Option<Meter>> = HashMap::new();
+        let mut done = Committed::default();
         for op in ops {
             match op {
                 Op::Sample(s) => {
@@ -422,9 +467,15 @@ impl WriterState {
                     };
                     if let Some(base) = insert_sample(&tx, sid, s, prev)? {
                         meters.insert(sid, base);
+                        done.samples += 1;
+                    } else {
+                        done.ignored += 1;
                     }
                 }
-                Op::Event(e) => insert_event(&tx, e)?,
+                Op::Event(e) => {
+                    insert_event(&tx, e)?;
+                    done.events += 1;
+                }
             }
         }
         for (sid, m) in &meters {
@@ -436,7 +487,7 @@ impl WriterState {
         tx.commit()?;
         self.sids.extend(new_sids);
         self.meters.extend(meters);
-        Ok(())
+        Ok(done)
     }
 
     /// The device's key, created on first use.
