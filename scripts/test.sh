@@ -93,6 +93,16 @@ set +e
 cargo test --workspace --all-targets 2>&1 | tee "$root/target/test-output.txt"
 status=${PIPESTATUS[0]}
 set -e
+
+# --- fuzz smoke: every cargo-fuzz target for 10 s (fuzz/README.md); a crash fails the run ---
+echo "==> fuzz smoke (scripts/fuzz.sh 10)"
+fuzz_status=0
+"$root/scripts/fuzz.sh" 10 || fuzz_status=$?
+if [ "$fuzz_status" -ne 0 ]; then
+  echo "fuzz smoke FAILED (see the crashing inputs listed above)"
+  [ "$status" -ne 0 ] || status=$fuzz_status
+fi
+
 passed=$(grep -E '^test result:' "$root/target/test-output.txt" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$root/target/test-output.txt" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "total: $passed passed, $failed failed"

@@ -70,6 +70,12 @@ pub enum Command {
     Emulate(EmulateCommand),
     /// Start an emulated fleet in-process, discover it, switch a plug and read its energy.
     Demo(DemoArgs),
+    /// Find plugs and report what puts you at risk or off-line, with the fixing command
+    /// (exit code 3 when risks are found).
+    Audit(crate::commands::audit::AuditArgs),
+    /// Replace a Hi-Flying plug's factory web login and assist password (the fix `audit`
+    /// prints for them).
+    HfPasswords(crate::commands::logins::HfPasswordsArgs),
 }
 
 /// Options shared by every command that talks to one device.
@@ -295,6 +301,26 @@ pub struct EmulateHfArgs {
     /// Print one JSON object per plug (and per status change) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Fault injection.
+    #[command(flatten)]
+    pub fault: FaultArgs,
+}
+
+/// Fault injection options of `plugctl emulate kasa|hf`.
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Inject a fault, KIND[:RATE] (repeatable). KIND: delay[=MS] (default 2000), no-reply,
+    /// close-mid-frame, split-writes, garbage, bad-length (Kasa only), huge-length,
+    /// wrong-reply, refuse, accept-no-read, reboot. RATE in [0, 1]: probability per request
+    /// (per connection for refuse and accept-no-read), default 1.
+    #[arg(long = "fault", value_name = "KIND[:RATE]")]
+    pub faults: Vec<plugctl_emulator::fault::FaultSpec>,
+    /// Faults are active only for the first SECS seconds, then the plugs behave.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, requires = "faults")]
+    pub fault_for: Option<f64>,
+    /// Seed of the fault dice: the same seed and request order give the same faults.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
 }
 
 /// `plugctl emulate kasa`.
@@ -322,6 +348,14 @@ pub struct EmulateKasaArgs {
     /// Close the connection after every reply, like old firmware.
     #[arg(long)]
     pub close_after_reply: bool,
+    /// Fault injection.
+    #[command(flatten)]
+    pub fault: FaultArgs,
+    /// Serve every device from one TCP listener and one UDP socket on 0.0.0.0:P restricted to
+    /// `lo` (Linux), dispatching by address: 2 file descriptors per fleet instead of 2 per
+    /// device. Used automatically when per-device sockets would not fit the descriptor limit.
+    #[arg(long)]
+    pub shared_sockets: bool,
     /// Simulated time runs this many times faster (on_time, energy, countdowns, schedules,
     /// away mode).
     #[arg(long, value_name = "X", default_value_t = 1.0)]

@@ -7,7 +7,7 @@
 //! printer and a stable `--json` printer.
 //!
 //! Exit codes: 0 success, 1 the operation failed (refused, timeout, device error, …),
-//! 2 bad arguments.
+//! 2 bad arguments, 3 `audit` found risks.
 
 mod args;
 mod commands;
@@ -24,6 +24,13 @@ use args::{Cli, Command, EmulateCommand, WifiCommand};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    // Commands that may keep a socket per device: soft open-files limit up to the hard
+    // limit first (the hub and the emulators check their own needs on top of this).
+    if matches!(cli.command, Command::Discover(_) | Command::Serve(_)) {
+        if let Err(e) = plugctl_client::fd_limit::raise_soft_limit() {
+            tracing::debug!(error = %e, "cannot raise the open-files limit");
+        }
+    }
     // Device commands are a handful of round trips: a single-threaded runtime starts fastest.
     // Emulators and the demo serve many sockets and get all cores.
     let multi = matches!(cli.command, Command::Emulate(_) | Command::Demo(_) | Command::Serve(_));
@@ -41,6 +48,9 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<commands::audit::RisksFound>().is_some() => {
+            ExitCode::from(commands::audit::RISKS_FOUND_EXIT)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<commands::UsageError>().is_some() {
@@ -84,6 +94,8 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Emulate(EmulateCommand::Kasa(a)) => emulate::kasa(&a).await,
         Command::Emulate(EmulateCommand::Hf(a)) => emulate::hf(&a).await,
         Command::Demo(a) => demo::run(&a).await,
+        Command::Audit(a) => commands::audit::run(&a).await,
+        Command::HfPasswords(a) => commands::logins::run(&a).await,
     }
 }
 

@@ -12,6 +12,11 @@
 //! - [`device`]: one API over both families: [`Device`] (probing Kasa, then Hi-Flying),
 //!   family-neutral state, energy, raw commands and Wi-Fi set-up, and discovery of both
 //!   families at once ([`device::discover`]).
+//! - [`audit`]: a read-only security audit of the plugs found (factory passwords, readable
+//!   Wi-Fi keys, cloud binding, firmware that drops local control, clocks), each finding with
+//!   the `plugctl` command that fixes it.
+//! - [`fd_limit`]: raising the open-files limit for a process that keeps thousands of
+//!   device connections, with a clear error when they cannot fit.
 //! - [`error`]: the one [`Error`] type every operation returns; its `Display` is a single
 //!   line naming the host, what failed and why.
 //!
@@ -32,8 +37,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod device;
 pub mod error;
+pub mod fd_limit;
 pub mod hf;
 pub mod kasa;
 mod net;

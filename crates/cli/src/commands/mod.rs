@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod audit;
 pub mod away;
 pub mod cloud;
 pub mod countdown;
@@ -9,6 +10,7 @@ pub mod device;
 pub mod discover;
 pub mod emulate;
 pub mod energy;
+pub mod logins;
 pub mod schedule;
 pub mod serve;
 pub mod system;
