@@ -1,10 +1,10 @@
-"""Median get_sysinfo round trip of python-kasa on one kept-open connection.
+"""Line 1, python-kasa: get_sysinfo round trip on one kept-open connection.
 
-Usage: python python_kasa_rtt.py HOST PORT [N]; prints one JSON line like kasa_rtt.
-Uses python-kasa's own IotProtocol over XorTransport, the path its Device.update() takes.
+Usage: python rtt.py HOST PORT [N]; prints {"bench":"rtt","impl":"python-kasa",...} like
+kasa_rtt. Uses python-kasa's own IotProtocol over XorTransport, the path its
+Device.update() takes, with the same request as ours and the floor.
 """
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -12,6 +12,8 @@ import time
 from kasa import DeviceConfig
 from kasa.protocols import IotProtocol
 from kasa.transports import XorTransport
+
+from common import emit, quantile, us
 
 
 async def main() -> None:
@@ -28,12 +30,13 @@ async def main() -> None:
         samples.append(time.perf_counter() - t)
     await proto.close()
     samples.sort()
-    print(json.dumps({
+    emit({
+        "bench": "rtt",
         "impl": "python-kasa",
-        "median_us": round(statistics.median(samples) * 1e6, 1),
-        "p99_us": round(samples[int(round((len(samples) - 1) * 0.99))] * 1e6, 1),
+        "median_us": us(statistics.median(samples)),
+        "p99_us": us(quantile(samples, 0.99)),
         "n": len(samples),
-    }))
+    })
 
 
 asyncio.run(main())

@@ -1,27 +1,22 @@
 //! # plugctl-bench
 //!
-//! Helpers for the side-by-side benchmarks in `bench/`: each binary prints its samples'
-//! summary as one JSON line so the driver scripts can compare implementations in one run.
+//! Helpers for the side-by-side benchmarks in `bench/` (driven by `bench/compare.sh`): each
+//! binary prints its result as one JSON line so the driver can compare implementations
+//! measured in one run.
+//!
+//! - [`summary`]: median and p99 of latency samples;
+//! - [`flags`]: the tiny `--key value` parser the binaries share;
+//! - [`devices`]: reading the fleet an emulator announced (`plugctl emulate kasa --json`);
+//! - [`workload`]: the two workloads (one connection, sequential; a fleet in closed loop),
+//!   the same for every Rust client;
+//! - [`pollers`]: the Rust clients measured: ours (`plugctl-client`) and the floor;
+//! - [`process`]: the process's own CPU time and file-descriptor limit.
 
-use std::time::Duration;
+pub mod devices;
+pub mod flags;
+pub mod pollers;
+pub mod process;
+pub mod summary;
+pub mod workload;
 
-/// Median, p99 and count of a set of samples.
-#[derive(Debug, Clone, Copy)]
-pub struct Summary {
-    /// Median.
-    pub median: Duration,
-    /// 99th percentile.
-    pub p99: Duration,
-    /// Number of samples.
-    pub n: usize,
-}
-
-/// Summarises samples (sorted in place). Returns `None` for no samples.
-pub fn summarise(samples: &mut [Duration]) -> Option<Summary> {
-    if samples.is_empty() {
-        return None;
-    }
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Some(Summary { median: at(0.5), p99: at(0.99), n: samples.len() })
-}
+pub use summary::{summarise, Summary};

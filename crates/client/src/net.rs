@@ -1,6 +1,8 @@
-//! TCP and timing helpers shared by the device handles of both families.
+//! Socket and timing helpers shared by the device handles and discovery of both families.
 
 use std::{io, net::SocketAddr, time::Duration};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use tokio::{
     net::TcpStream,
@@ -66,4 +68,27 @@ mod tests {
         assert!(peer_gone(&io::ErrorKind::ConnectionReset.into()));
         assert!(!peer_gone(&io::ErrorKind::TimedOut.into()));
     }
+}
+
+/// Receive buffer asked for on a broadcast socket: hundreds of plugs answer one discovery
+/// broadcast at about the same time, and the default buffer (~200 KiB) drops replies beyond
+/// a few hundred. The kernel caps it at `net.core.rmem_max`.
+const BROADCAST_RECV_BUFFER: usize = 4 << 20;
+
+/// A non-blocking UDP socket bound to `bind`; with `broadcast`, `SO_BROADCAST` (IPv4) and a
+/// large receive buffer (best effort); with `reuse`, `SO_REUSEADDR`.
+pub(crate) fn udp_socket(bind: SocketAddr, broadcast: bool, reuse: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
+    if broadcast && bind.is_ipv4() {
+        socket.set_broadcast(true)?;
+    }
+    if broadcast {
+        let _ = socket.set_recv_buffer_size(BROADCAST_RECV_BUFFER);
+    }
+    if reuse {
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&bind.into())?;
+    Ok(socket)
 }

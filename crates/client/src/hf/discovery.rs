@@ -11,6 +11,7 @@
 //!
 //! The client's own broadcast coming back, and datagrams that are not replies, are skipped.
 
+use crate::net::udp_socket;
 use std::{
     collections::HashSet,
     io,
@@ -31,7 +32,7 @@ use tracing::{debug, trace, warn};
 use super::{
     config::HfConfig,
     device::{send_error, HfDevice},
-    udp::{any_addr_for, recv_optional, udp_socket, ReplyPort},
+    udp::{any_addr_for, recv_optional, ReplyPort},
 };
 use crate::error::{Error, Op, Result};
 use crate::net::{deadline_after, instant_after};

@@ -17,8 +17,8 @@ use std::{
     time::Duration,
 };
 
+use crate::net::udp_socket;
 use plugctl_proto::hf::MAX_DATAGRAM;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{
     net::UdpSocket,
     sync::broadcast,
@@ -39,21 +39,6 @@ pub(crate) fn any_addr_for(peer: IpAddr, port: u16) -> SocketAddr {
         IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
         IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
     }
-}
-
-/// A non-blocking UDP socket bound to `bind`, with `SO_BROADCAST` (IPv4) and `SO_REUSEADDR`
-/// if asked.
-pub(crate) fn udp_socket(bind: SocketAddr, broadcast: bool, reuse: bool) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
-    if broadcast && bind.is_ipv4() {
-        socket.set_broadcast(true)?;
-    }
-    if reuse {
-        socket.set_reuse_address(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&bind.into())?;
-    Ok(socket)
 }
 
 /// A tokio UDP socket bound to `bind` (see [`udp_socket`]).

@@ -16,10 +16,10 @@ use std::{
     time::Duration,
 };
 
+use crate::net::udp_socket;
 use futures::{stream::BoxStream, Stream, StreamExt};
 use plugctl_proto::kasa::{datagram, Request, Response, SysInfo, DEFAULT_PORT, DISCOVERY_QUERY};
 use serde_json::Value;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{
     net::UdpSocket,
     time::{sleep_until, Instant},
@@ -112,7 +112,7 @@ pub fn discover(cfg: DiscoveryConfig) -> Result<Discovery> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(bind_error(io::Error::other("discover() must be called within a tokio runtime")));
     }
-    let socket = udp_socket(effective_bind(cfg.bind, target), true).map_err(bind_error)?;
+    let socket = udp_socket(effective_bind(cfg.bind, target), true, false).map_err(bind_error)?;
     let query = datagram::encode(DISCOVERY_QUERY.as_bytes());
     match socket.send_to(&query, &target.into()) {
         Ok(_) => {}
@@ -260,7 +260,7 @@ pub(crate) fn dedup_key(info: &SysInfo, ip: IpAddr) -> String {
 
 /// UDP phase of [`probe`]: a connected socket, so only `host` can answer.
 async fn probe_udp(host: SocketAddr, cfg: &DiscoveryConfig) -> Result<Discovered> {
-    let socket = udp_socket(effective_bind(cfg.bind, host), false)
+    let socket = udp_socket(effective_bind(cfg.bind, host), false, false)
         .and_then(|s| UdpSocket::from_std(s.into()))
         .map_err(|error| Error::Io { addr: host, op: Op::Bind, error })?;
     socket.connect(host).await.map_err(|error| send_error(host, error))?;
@@ -326,16 +326,6 @@ fn effective_bind(bind: SocketAddr, peer: SocketAddr) -> SocketAddr {
 }
 
 /// A non-blocking UDP socket bound to `bind`, with SO_BROADCAST if asked (IPv4).
-fn udp_socket(bind: SocketAddr, broadcast: bool) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP))?;
-    if broadcast && bind.is_ipv4() {
-        socket.set_broadcast(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&bind.into())?;
-    Ok(socket)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

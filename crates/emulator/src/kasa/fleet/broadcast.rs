@@ -9,10 +9,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use crate::kasa::server::{datagram_reply, recv_now, ServerConfig, SharedDevice};
-
-/// Replies sent between two yields to the scheduler.
-const BATCH: usize = 256;
+use crate::kasa::server::{datagram_reply, pace_broadcast, recv_now, ServerConfig, SharedDevice};
 
 /// One fleet member as seen by the dispatcher.
 pub(crate) struct Member {
@@ -49,9 +46,7 @@ pub(crate) async fn serve_broadcast(socket: UdpSocket, members: Arc<[Member]>, c
                     debug!(%peer, error = %e, "broadcast reply not sent");
                 }
             }
-            if i % BATCH == BATCH - 1 {
-                tokio::task::yield_now().await;
-            }
+            pace_broadcast(i).await;
         }
     }
 }

@@ -58,6 +58,23 @@ pub fn shared(dev: DeviceState) -> SharedDevice {
     Arc::new(Mutex::new(dev))
 }
 
+/// Broadcast replies sent back to back before [`BROADCAST_PAUSE`]. A whole fleet answering
+/// one discovery datagram within the same millisecond overflows a client's default UDP
+/// receive buffer (about 200 KiB, some 350 replies), which real plugs, answering over Wi-Fi
+/// at different moments, never do: 32 replies every 4 ms is 8 000 a second, 1 000 plugs in
+/// about 125 ms.
+const BROADCAST_BURST: usize = 32;
+/// The pause after each [`BROADCAST_BURST`] replies.
+const BROADCAST_PAUSE: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// Called after the `sent`-th reply (0-based) to one broadcast: pauses after every
+/// [`BROADCAST_BURST`] replies, which also lets other tasks run.
+pub(crate) async fn pace_broadcast(sent: usize) {
+    if sent % BROADCAST_BURST == BROADCAST_BURST - 1 {
+        tokio::time::sleep(BROADCAST_PAUSE).await;
+    }
+}
+
 /// Locks a shared device (a poisoned lock is recovered: the state is still consistent
 /// because `handle` never panics).
 pub(crate) fn lock(dev: &SharedDevice) -> MutexGuard<'_, DeviceState> {

@@ -79,11 +79,14 @@ pub struct Security {
 }
 
 impl Security {
-    /// Splits at the first `/`.
+    /// Splits at the first `/`; each part is trimmed like a field, so that `WPA2PSK /AES`
+    /// and `WPA2PSK/AES` are the same and a parsed value always prints back to itself.
     pub fn parse(s: &str) -> Self {
         match s.split_once('/') {
-            Some((auth, encryption)) => Self { auth: auth.into(), encryption: encryption.into() },
-            None => Self { auth: s.into(), encryption: String::new() },
+            Some((auth, encryption)) => {
+                Self { auth: trim_field(auth).into(), encryption: trim_field(encryption).into() }
+            }
+            None => Self { auth: trim_field(s).into(), encryption: String::new() },
         }
     }
 }
@@ -202,6 +205,16 @@ pub fn encode_wscan_reply(entries: &[ScanEntry]) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `hf_wscan` fuzz target: whitespace before an empty encryption part
+    /// (`S\t\t/`) survived the first parse but not the print-and-parse-again.
+    #[test]
+    fn security_parts_are_trimmed_so_rows_print_back_to_themselves() {
+        let e = ScanEntry::parse_row("6,H,02:35:CD:DD:73:47,S\t\t\t\t/,127").unwrap();
+        assert_eq!(e.security, Security { auth: "S".into(), encryption: String::new() });
+        assert_eq!(ScanEntry::parse_row(&e.to_row()), Ok(e));
+        assert_eq!(Security::parse(" WPA2PSK / AES "), Security::parse("WPA2PSK/AES"));
+    }
 
     fn zjsw() -> ScanEntry {
         ScanEntry {

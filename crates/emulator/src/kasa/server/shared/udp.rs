@@ -10,13 +10,10 @@ use tokio::{io::Interest, net::UdpSocket};
 use tracing::{debug, warn};
 
 use super::{pktinfo, Members};
-use crate::kasa::server::{datagram_reply, udp::faulty_datagram_reply, ServerConfig};
+use crate::kasa::server::{datagram_reply, pace_broadcast, udp::faulty_datagram_reply, ServerConfig};
 
 /// Largest datagram received (the IPv4 maximum).
 const RECV_BUFFER: usize = 65_536;
-
-/// Broadcast replies sent between two yields to the scheduler.
-const BATCH: usize = 64;
 
 /// Serves `socket` until the task is dropped. `broadcast` is the address whose datagrams
 /// every member answers (none = broadcasts are ignored).
@@ -57,9 +54,7 @@ pub(crate) async fn serve_shared_udp(
                 if let Some(reply) = datagram_reply(&m.device, payload) {
                     send(&socket, &reply, m.ip, r.peer).await;
                 }
-                if i % BATCH == BATCH - 1 {
-                    tokio::task::yield_now().await;
-                }
+                pace_broadcast(i).await;
             }
             continue;
         }
