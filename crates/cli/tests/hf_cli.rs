@@ -109,6 +109,30 @@ fn kasa_only_features_give_clear_errors_on_hi_flying_plugs() {
     assert!(r.stderr.contains("single outlet"), "{}", r.stderr);
 }
 
+/// `discover --host` with a bare address and no `--family` probes each family on its own
+/// port: a Hi-Flying plug is found on `--hf-control-port`, not on the Kasa `--port`.
+#[test]
+fn discover_host_without_port_finds_a_hi_flying_plug() {
+    let hf = Emulator::hf(&["--base", "127.0.4.40"], 1);
+    let h = hf.first();
+    let lines = plugctl(&[
+        "discover",
+        "--host",
+        &h.host,
+        "--hf-port",
+        &h.udp_port(),
+        "--hf-control-port",
+        &h.port.to_string(),
+        "--timeout",
+        "1",
+        "--json",
+    ])
+    .json_lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["family"], "hf", "{lines:#?}");
+    assert_eq!(lines[0]["port"].as_u64(), Some(h.port as u64));
+}
+
 #[test]
 fn discover_finds_10_kasa_and_10_hi_flying_plugs_in_one_call() {
     let kasa = Emulator::kasa(&["--model", "hs110-hw4", "--count", "10", "--base", "127.0.3.2"], 10);

@@ -11,7 +11,7 @@ use plugctl_hub::{
     config::{DeviceEntry, HubConfig},
     events::HubEvent,
     model::DeviceView,
-    Hub, StartOptions, SwitchAction,
+    DevicePatch, Hub, StartOptions, SwitchAction,
 };
 
 fn entry(addr: SocketAddr) -> DeviceEntry {
@@ -159,4 +159,53 @@ async fn discovery_heals_an_address_change_and_devices_survive_a_restart() {
     eventually("polled after restart", || hub.device(&id).is_some_and(|d| d.availability.online)).await;
     hub.shutdown().await;
     drop(moved);
+}
+
+/// Settings the config file leaves unset and the API changed survive a restart (the file
+/// wins only for what it states).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_edits_of_a_configured_device_survive_a_restart() {
+    let profile = builtin("hs110-hw4").expect("profile");
+    let dev = shared(profile.instantiate(0, 7));
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 21, 9));
+    let running = bind_device(ip, 0, dev, ServerConfig::default()).await.expect("bind");
+    let mut bare = entry(running.addr());
+    bare.room = None;
+    bare.tags = Vec::new();
+    bare.interval = None;
+    let mut cfg = config(vec![bare], free_udp_port());
+    cfg.discovery.enabled = false;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hub.db");
+    let opts = || StartOptions { config_path: None, db_path: db.clone() };
+    let hub = Hub::start(cfg.clone(), opts()).await.expect("hub starts");
+    let id = only(&hub).info.id;
+    let patch = DevicePatch {
+        room: Some("Garage".into()),
+        tags: Some(vec!["freezer".into()]),
+        interval: Some(7.0),
+        cloud_free: Some(true),
+        ..DevicePatch::default()
+    };
+    hub.patch_device(&id, patch).await.expect("patch acknowledged");
+    hub.shutdown().await;
+    drop(hub);
+
+    let hub = Hub::start(cfg.clone(), opts()).await.expect("hub restarts");
+    let v = hub.device(&id).expect("device kept");
+    assert_eq!(v.info.room.as_deref(), Some("Garage"));
+    assert_eq!(v.info.tags, vec!["freezer".to_string()]);
+    assert_eq!(v.info.interval, Duration::from_secs(7));
+    assert!(v.info.cloud_free);
+    hub.shutdown().await;
+    drop(hub);
+
+    // What the file states wins over the saved value.
+    cfg.devices[0].room = Some("Kitchen".into());
+    let hub = Hub::start(cfg, opts()).await.expect("hub restarts");
+    let v = hub.device(&id).expect("device kept");
+    assert_eq!(v.info.room.as_deref(), Some("Kitchen"));
+    assert_eq!(v.info.tags, vec!["freezer".to_string()], "unset in the file: kept");
+    hub.shutdown().await;
+    drop(running);
 }

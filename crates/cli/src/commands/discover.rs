@@ -128,9 +128,13 @@ async fn probe_hosts(args: &DiscoverArgs, timeout: Duration, out: &mut Printer) 
         let (ip, port) = target::resolve(h).await.map_err(|e| usage(format!("--host {h}: {e:#}")))?;
         let opts = ConnectOptions {
             family: args.family,
+            // A port given with the host wins. Otherwise each family is probed on its own
+            // port: Kasa on --port, HF on --hf-control-port; a --port other than the Kasa
+            // default, with no --family, applies to both (as before).
             port: port.or(match args.family {
                 Some(Family::Hf) => None,
-                _ => Some(args.port),
+                Some(Family::Kasa) => Some(args.port),
+                None => (args.port != plugctl_proto::kasa::DEFAULT_PORT).then_some(args.port),
             }),
             kasa: kasa.clone(),
             hf: hf.clone(),

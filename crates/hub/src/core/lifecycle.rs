@@ -188,6 +188,27 @@ fn save_all(inner: &Inner, infos: &[DeviceInfo]) {
     }
 }
 
+/// The settings a config entry states explicitly, applied to a device already known: name,
+/// room and interval when given, tags when not empty, cloud-free mode when on.
+fn given_settings(entry: &DeviceEntry, cfg: &HubConfig, i: &mut DeviceInfo) {
+    if let Some(n) = &entry.name {
+        i.name.clone_from(n);
+    }
+    if entry.room.is_some() {
+        i.room.clone_from(&entry.room);
+    }
+    if !entry.tags.is_empty() {
+        i.tags.clone_from(&entry.tags);
+    }
+    if entry.interval.is_some() {
+        i.interval = cfg.interval_of(entry);
+    }
+    if entry.cloud_free {
+        i.cloud_free = true;
+    }
+    i.source = Source::Config;
+}
+
 /// Registers a configured device (reachable or not), applying the entry's settings. A new
 /// device's entry is pushed to `to_save` (the caller saves them all at once); a known one is
 /// updated only when something changed.
@@ -215,11 +236,14 @@ async fn apply_configured(
             settings(&mut info);
             match inner.entry(&info.id) {
                 Some(e) => {
+                    // Known from an earlier run: the file's settings win where it gives them;
+                    // what it leaves unset keeps the value saved (e.g. an API edit), which a
+                    // restart must not undo.
                     let current = e.info();
                     let mut wanted = current.clone();
                     wanted.host = info.host;
                     wanted.port = info.port;
-                    settings(&mut wanted);
+                    given_settings(entry, cfg, &mut wanted);
                     if wanted != current {
                         let _ = inner.update(&e, move |i: &mut DeviceInfo| *i = wanted).await;
                     }
