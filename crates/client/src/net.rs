@@ -56,20 +56,6 @@ pub(crate) fn instant_after(start: Instant, d: Duration) -> Instant {
     start.checked_add(d.min(FAR)).unwrap_or(start)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instants_saturate() {
-        let now = Instant::now();
-        assert!(instant_after(now, Duration::MAX) > now);
-        assert_eq!(instant_after(now, Duration::ZERO), now);
-        assert!(peer_gone(&io::ErrorKind::ConnectionReset.into()));
-        assert!(!peer_gone(&io::ErrorKind::TimedOut.into()));
-    }
-}
-
 /// Receive buffer asked for on a broadcast socket: hundreds of plugs answer one discovery
 /// broadcast at about the same time, and the default buffer (~200 KiB) drops replies beyond
 /// a few hundred. The kernel caps it at `net.core.rmem_max`.
@@ -91,4 +77,18 @@ pub(crate) fn udp_socket(bind: SocketAddr, broadcast: bool, reuse: bool) -> io::
     socket.set_nonblocking(true)?;
     socket.bind(&bind.into())?;
     Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_saturate() {
+        let now = Instant::now();
+        assert!(instant_after(now, Duration::MAX) > now);
+        assert_eq!(instant_after(now, Duration::ZERO), now);
+        assert!(peer_gone(&io::ErrorKind::ConnectionReset.into()));
+        assert!(!peer_gone(&io::ErrorKind::TimedOut.into()));
+    }
 }
