@@ -26,16 +26,17 @@ use std::{
     io::Read,
     net::{Ipv4Addr, SocketAddr},
     process::{Command, Stdio},
-    sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc,
-    },
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
-use futures::StreamExt;
-use plugctl_bench::{flags::Flags, process, workload::CONNECT_CONCURRENCY};
+use futures::{StreamExt, TryStreamExt};
+use plugctl_bench::{
+    flags::Flags,
+    pollers::{self, Floor},
+    process,
+    workload::{self, CONNECT_CONCURRENCY},
+};
 use plugctl_emulator::kasa::{
     builtin,
     fleet::{self, addrs, FleetConfig, FleetSockets},
@@ -43,19 +44,11 @@ use plugctl_emulator::kasa::{
 };
 use plugctl_proto::kasa::{frame, FrameDecoder, FrameEvent, DEFAULT_MAX_FRAME};
 use serde_json::{json, Value};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 /// Address of device 0.
 const BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The request every connection repeats.
 const SYSINFO: &[u8] = br#"{"system":{"get_sysinfo":{}}}"#;
-/// A reply not complete within this time counts as an error (a guard, not a measurement).
-const REPLY_GUARD: Duration = Duration::from_secs(10);
-/// Largest reply frame accepted by the driver.
-const MAX_REPLY: usize = 1 << 16;
 
 fn main() -> Result<()> {
     process::raise_nofile_limit().context("raising the open-file limit")?;
@@ -114,7 +107,7 @@ fn serve(flags: &Flags) -> Result<()> {
     let sockets = if flags.switch("per-device") { FleetSockets::PerDevice } else { FleetSockets::Shared };
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let rss_base = mem_kib("VmRSS")?;
+    let rss_base = process::status_kib("VmRSS")?;
     let started = Instant::now();
     let fleet = rt.block_on(fleet::start(FleetConfig {
         count: devices,
@@ -126,14 +119,14 @@ fn serve(flags: &Flags) -> Result<()> {
         ..FleetConfig::default()
     }))?;
     let start_ms = started.elapsed().as_secs_f64() * 1e3;
-    let rss_fleet = mem_kib("VmRSS")?;
+    let rss_fleet = process::status_kib("VmRSS")?;
     let fleet_kib = rss_fleet.saturating_sub(rss_base).max(1);
 
     let cpu_before = process::cpu_time();
     let driver = run_driver(fleet.port(), devices, connections, seconds)?;
     let cpu = process::cpu_time().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
-    let rss_loaded = mem_kib("VmRSS")?;
-    let hwm = mem_kib("VmHWM")?;
+    let rss_loaded = process::status_kib("VmRSS")?;
+    let hwm = process::status_kib("VmHWM")?;
 
     let requests = driver.get("requests").and_then(Value::as_u64).unwrap_or(0);
     let run_s = driver.get("elapsed_s").and_then(Value::as_f64).unwrap_or(seconds);
@@ -200,94 +193,21 @@ fn drive(flags: &Flags) -> Result<()> {
         let targets: Vec<SocketAddr> = (0..connections)
             .filter_map(|i| ips.get(i % ips.len()).map(|ip| SocketAddr::from((*ip, port))))
             .collect();
-        let streams: Vec<TcpStream> = futures::stream::iter(targets)
-            .map(connect)
+        let request = pollers::sysinfo_frame();
+        let floors: Vec<Floor> = futures::stream::iter(targets)
+            .map(|addr| Floor::connect(addr, request.clone()))
             .buffer_unordered(CONNECT_CONCURRENCY)
-            .collect::<Vec<Result<TcpStream>>>()
-            .await
-            .into_iter()
-            .collect::<Result<_>>()?;
-        let request = Arc::new(frame::encode(SYSINFO));
-        let done = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for s in streams {
-            let (request, done, errors, stop) = (request.clone(), done.clone(), errors.clone(), stop.clone());
-            tasks.spawn(async move {
-                if poll_loop(s, &request, &done, &stop).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-        let requests = done.load(Ordering::Relaxed);
-        let elapsed = started.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        while tasks.join_next().await.is_some() {}
+            .try_collect()
+            .await?;
+        let out = workload::closed_loop(floors, Duration::from_secs_f64(seconds)).await?;
         anyhow::Ok(json!({
-            "requests": requests,
-            "errors": errors.load(Ordering::Relaxed),
-            "elapsed_s": elapsed.as_secs_f64(),
+            "requests": out.requests,
+            "errors": out.errors,
+            "elapsed_s": out.elapsed.as_secs_f64(),
         }))
     })?;
     println!("{result}");
     Ok(())
-}
-
-async fn connect(addr: SocketAddr) -> Result<TcpStream> {
-    let s = tokio::time::timeout(REPLY_GUARD, TcpStream::connect(addr))
-        .await
-        .with_context(|| format!("connecting to {addr} timed out"))?
-        .with_context(|| format!("connecting to {addr}"))?;
-    s.set_nodelay(true)?;
-    Ok(s)
-}
-
-/// Request → whole reply, until `stop`; counts replies in `done`.
-async fn poll_loop(mut s: TcpStream, request: &[u8], done: &AtomicU64, stop: &AtomicBool) -> Result<()> {
-    let mut buf = vec![0u8; MAX_REPLY + 4];
-    while !stop.load(Ordering::Relaxed) {
-        s.write_all(request).await?;
-        tokio::time::timeout(REPLY_GUARD, read_reply(&mut s, &mut buf))
-            .await
-            .context("reply timed out")??;
-        done.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
-/// Reads one whole length-prefixed frame into `buf` (usually one read).
-async fn read_reply(s: &mut TcpStream, buf: &mut [u8]) -> Result<()> {
-    let mut got = 0;
-    loop {
-        let n = s.read(buf.get_mut(got..).context("reply too large")?).await?;
-        if n == 0 {
-            bail!("connection closed by the emulator");
-        }
-        got += n;
-        if got >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if len > MAX_REPLY {
-                bail!("reply frame of {len} bytes");
-            }
-            if got >= 4 + len {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// A field of `/proc/self/status` in KiB (e.g. `VmRSS`).
-fn mem_kib(field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok()
-        })
-        .with_context(|| format!("{field} not in /proc/self/status"))
 }
 
 fn round1(x: f64) -> f64 {

@@ -11,7 +11,7 @@
 //! port. After a warm-up (every device polled once, then `--warmup` seconds) it measures for
 //! `--seconds` and prints one JSON line:
 //!
-//! - `cpu_share`: this process's user+system CPU time (getrusage) / wall time of the window
+//! - `cpu_share`: this process's user+system CPU time (`/proc/self/stat`) / wall time of the window
 //!   (1.0 = one core busy); `emulator_cpu_share` the same for the emulator process;
 //! - `peak_rss_mib`: `VmHWM` of this process at the end (the whole run, start-up included);
 //! - `poll_lag_*_ms`: how late polls started against their schedule (hub poll statistics);
@@ -30,6 +30,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use plugctl_bench::process;
 use plugctl_client::Family;
 use plugctl_hub::{
     config::{DeviceEntry, HubConfig},
@@ -154,37 +155,6 @@ fn start_emulator(plugctl: &Path, n: usize) -> Result<Emulator> {
     Ok(emu)
 }
 
-/// User + system CPU time of this process.
-fn own_cpu() -> Duration {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return Duration::ZERO;
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// User + system CPU time of another process (`/proc/PID/stat`).
-fn process_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Some(Duration::from_millis(ticks * 1000 / hz))
-}
-
-/// `VmHWM` (peak resident set) of this process, MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn ms(d: Option<Duration>) -> f64 {
     d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3).unwrap_or(f64::NAN)
 }
@@ -259,8 +229,8 @@ async fn run(args: Args) -> Result<serde_json::Value> {
 
     let snap = || Window {
         wall: Duration::ZERO,
-        cpu: own_cpu(),
-        emulator_cpu: process_cpu(emu.child.id()),
+        cpu: process::cpu_time().unwrap_or_default(),
+        emulator_cpu: process::cpu_time_of(emu.child.id()),
         polls: hub.poll_stats(),
         store: hub.store().writer_stats(),
     };
@@ -280,7 +250,7 @@ async fn run(args: Args) -> Result<serde_json::Value> {
     let total_polls = hub.poll_stats();
     let final_store = hub.store().writer_stats();
     let db_rows = hub.store().sample_count().context("counting samples")?;
-    let peak = peak_rss_mib();
+    let peak = process::status_kib("VmHWM").ok().map(|k| k as f64 / 1024.0);
 
     let wall = after.wall.as_secs_f64();
     let polls = after.polls.since(&before.polls);
@@ -324,7 +294,7 @@ async fn run(args: Args) -> Result<serde_json::Value> {
 fn main() -> Result<()> {
     let args = parse_args()?;
     // The hub raises its own limit too; the emulator process is separate.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let _ = process::raise_nofile_limit();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
     let line = rt.block_on(run(args))?;
     println!("{line}");
